@@ -1,0 +1,171 @@
+package dev.mlsds.server;
+
+import dev.mlsds.server.storage.Database;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** The {@code mlsds} command line: {@code serve}, {@code migrate}, {@code version}. */
+@Command(name = "mlsds", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+    description = "An MLS (RFC 9420) Delivery Service for AT Protocol accounts.",
+    subcommands = {Main.Serve.class, Main.Migrate.class, Main.PrintVersion.class})
+public final class Main implements Runnable {
+
+  public static void main(String[] args) {
+    int code = new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
+    if (code != 0 || args.length == 0 || !args[0].equals("serve")) {
+      System.exit(code);
+    }
+  }
+
+  @Override
+  public void run() {
+    new CommandLine(this).usage(System.out);
+  }
+
+  /** Options shared by every command that touches configuration; each mirrors an MLSDS_* variable. */
+  static final class Settings {
+    @Option(names = "--profile", defaultValue = "${env:MLSDS_PROFILE:-dev}", description = "dev or prod (MLSDS_PROFILE)")
+    String profile;
+
+    @Option(names = "--bind", defaultValue = "${env:MLSDS_BIND:-127.0.0.1}", description = "listen address (MLSDS_BIND)")
+    String bind;
+
+    @Option(names = "--port", defaultValue = "${env:MLSDS_PORT:-8080}", description = "listen port (MLSDS_PORT)")
+    int port;
+
+    @Option(names = "--data-dir", defaultValue = "${env:MLSDS_DATA_DIR:-data}", description = "folder of the SQLite file (MLSDS_DATA_DIR)")
+    Path dataDir;
+
+    @Option(names = "--database-url", defaultValue = "${env:MLSDS_DATABASE_URL}",
+        description = "jdbc:postgresql://… selects PostgreSQL; default: SQLite in the data dir (MLSDS_DATABASE_URL)")
+    String databaseUrl;
+
+    @Option(names = "--service-did", defaultValue = "${env:MLSDS_SERVICE_DID}",
+        description = "this service's DID, the token audience (MLSDS_SERVICE_DID; dev default did:web:localhost)")
+    String serviceDid;
+
+    @Option(names = "--allow-did-key", defaultValue = "${env:MLSDS_ALLOW_DID_KEY}", arity = "1",
+        description = "accept did:key token issuers (MLSDS_ALLOW_DID_KEY; dev default true, prod false)")
+    Boolean allowDidKey;
+
+    @Option(names = "--plc-url", defaultValue = "${env:MLSDS_PLC_URL:-" + Config.DEFAULT_PLC_URL + "}",
+        description = "PLC directory for did:plc (MLSDS_PLC_URL)")
+    String plcUrl;
+
+    @Option(names = "--did-web-insecure-hosts", defaultValue = "${env:MLSDS_DID_WEB_INSECURE_HOSTS}", split = ",",
+        description = "test only: did:web hosts fetched over http without SSRF checks (MLSDS_DID_WEB_INSECURE_HOSTS)")
+    List<String> didWebInsecureHosts;
+
+    @Option(names = "--metrics-token", defaultValue = "${env:MLSDS_METRICS_TOKEN}",
+        description = "bearer token protecting /metrics (MLSDS_METRICS_TOKEN)")
+    String metricsToken;
+
+    @Option(names = "--max-keypackage-lifetime-days", defaultValue = "${env:MLSDS_MAX_KEYPACKAGE_LIFETIME_DAYS:-90}",
+        description = "longest KeyPackage lifetime accepted (MLSDS_MAX_KEYPACKAGE_LIFETIME_DAYS)")
+    int maxKeyPackageLifetimeDays;
+
+    @Option(names = "--max-token-lifetime-seconds", defaultValue = "${env:MLSDS_MAX_TOKEN_LIFETIME_SECONDS:-300}",
+        description = "longest accepted exp - iat of a service token (MLSDS_MAX_TOKEN_LIFETIME_SECONDS)")
+    int maxTokenLifetimeSeconds;
+
+    @Option(names = "--rate-limit-per-minute", defaultValue = "${env:MLSDS_RATE_LIMIT_PER_MINUTE:-6000}",
+        description = "requests per caller per method per minute (MLSDS_RATE_LIMIT_PER_MINUTE)")
+    int rateLimitPerMinute;
+
+    Config toConfig() {
+      Config.Profile p = Config.Profile.parse(profile);
+      Config.Limits d = Config.Limits.defaults();
+      Config.Limits limits = new Config.Limits(d.keyPackageMaxBytes(), d.keyPackagesPerPublish(),
+          d.availableKeyPackagesPerDevice(), Duration.ofDays(maxKeyPackageLifetimeDays), d.reservationLease(),
+          d.didsPerGetKeyPackages(), d.membersPerConvo(), d.messageMaxBytes(), d.requestMaxBytes(),
+          d.applicationEpochWindow(), d.welcomeGrace(), Duration.ofSeconds(maxTokenLifetimeSeconds),
+          d.keyPackageLowThreshold(), rateLimitPerMinute, d.keyPackageClaimsPerCallerPerMinute(),
+          d.keyPackageClaimsPerTargetPerMinute());
+      String did = serviceDid != null && !serviceDid.isBlank() ? serviceDid
+          : p == Config.Profile.DEV ? Config.DEFAULT_SERVICE_DID : null;
+      boolean didKey = allowDidKey != null ? allowDidKey : p == Config.Profile.DEV;
+      List<String> insecure = didWebInsecureHosts == null ? List.of()
+          : didWebInsecureHosts.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
+      return new Config(p, bind, port, dataDir, blankToNull(databaseUrl), did, didKey, plcUrl, insecure,
+          blankToNull(metricsToken), limits).validate();
+    }
+
+    private static String blankToNull(String s) {
+      return s == null || s.isBlank() ? null : s;
+    }
+  }
+
+  @Command(name = "serve", mixinStandardHelpOptions = true, description = "Run the Delivery Service until stopped.")
+  static final class Serve implements Callable<Integer> {
+    @Mixin Settings settings;
+
+    @Override
+    public Integer call() {
+      Config config;
+      try {
+        config = settings.toConfig();
+      } catch (IllegalArgumentException e) {
+        System.err.println("mlsds: refusing to start: " + e.getMessage());
+        return 2;
+      }
+      Server server = Wiring.build(config, Clock.systemUTC()).start();
+      CountDownLatch stopped = new CountDownLatch(1);
+      Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+        server.stop();
+        stopped.countDown();
+      }, "mlsds-shutdown"));
+      try {
+        stopped.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "migrate", mixinStandardHelpOptions = true, description = "Apply database migrations and exit.")
+  static final class Migrate implements Callable<Integer> {
+    @Mixin Settings settings;
+
+    @Override
+    public Integer call() {
+      Config config;
+      try {
+        config = settings.toConfig();
+      } catch (IllegalArgumentException e) {
+        System.err.println("mlsds: " + e.getMessage());
+        return 2;
+      }
+      try (Database db = Database.open(config.effectiveDatabaseUrl(), null)) {
+        int n = db.migrate();
+        System.out.println("applied " + n + " migration(s) to " + db.dialect().name().toLowerCase());
+        return 0;
+      }
+    }
+  }
+
+  @Command(name = "version", description = "Print the version and exit.")
+  static final class PrintVersion implements Runnable {
+    @Override
+    public void run() {
+      System.out.println("mlsds " + Server.version());
+    }
+  }
+
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {"mlsds " + Server.version()};
+    }
+  }
+
+}

@@ -1,0 +1,208 @@
+package dev.mlsds.server;
+
+import dev.mlsds.server.auth.Authenticator;
+import dev.mlsds.server.limits.RateLimiter;
+import dev.mlsds.server.ops.Health;
+import dev.mlsds.server.ops.Metrics;
+import dev.mlsds.server.ops.ServiceDidDocument;
+import dev.mlsds.server.storage.Database;
+import dev.mlsds.server.xrpc.ErrorResponses;
+import dev.mlsds.server.xrpc.Json;
+import dev.mlsds.server.xrpc.RequestIds;
+import dev.mlsds.server.xrpc.XrpcError;
+import dev.mlsds.server.xrpc.XrpcException;
+import dev.mlsds.server.xrpc.XrpcRouter;
+import io.javalin.Javalin;
+import io.javalin.http.Context;
+import io.javalin.http.HandlerType;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.time.Clock;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.slf4j.MDC;
+
+/**
+ * One mlsds node: wires every component by hand (no container) and owns their lifecycle.
+ *
+ * <p>Shutdown is graceful: {@link #stop()} first refuses new requests with 503 {@code Unavailable}, waits
+ * for in-flight requests to finish (up to {@link #DRAIN_TIMEOUT_MS}), then stops Jetty and the pool.
+ */
+public final class Server implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Server.class);
+  static final long DRAIN_TIMEOUT_MS = 10_000;
+  private static final String STARTED_AT = "mlsds.startedAt";
+
+  private final Config config;
+  private final Clock clock;
+  private final Metrics metrics;
+  private final Database db;
+  private final Health health;
+  private final XrpcRouter router;
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private volatile boolean draining;
+  private Javalin app;
+
+  public Server(Config config, Clock clock, Authenticator authenticator, RateLimiter rateLimiter) {
+    this.config = config.validate();
+    this.clock = clock;
+    this.metrics = new Metrics();
+    this.db = Database.open(config.effectiveDatabaseUrl(), metrics.registry());
+    this.health = new Health(db, clock, version());
+    this.router = new XrpcRouter(authenticator, rateLimiter, config.limits().requestMaxBytes());
+  }
+
+  /** The router, so features (and tests) register their methods before {@link #start()}. */
+  public XrpcRouter router() {
+    return router;
+  }
+
+  public Database database() {
+    return db;
+  }
+
+  public Metrics metrics() {
+    return metrics;
+  }
+
+  public Config config() {
+    return config;
+  }
+
+  public Clock clock() {
+    return clock;
+  }
+
+  /** Applies migrations, then starts listening. Returns this server. */
+  public Server start() {
+    int applied = db.migrate();
+    if (applied > 0) {
+      log.info("applied {} database migration(s) on {}", applied, db.dialect());
+    }
+    app = Javalin.create(cfg -> {
+      cfg.startup.showJavalinBanner = false;
+      cfg.concurrency.useVirtualThreads = true;
+      cfg.jetty.host = config.bind();
+      cfg.jetty.port = config.port();
+      cfg.http.maxRequestSize = config.limits().messageMaxBytes() * 2;
+      cfg.routes.before(this::beforeRequest);
+      cfg.routes.after(this::afterRequest);
+      cfg.routes.get("/health", ctx -> {
+        Health.Report r = health.report();
+        json(ctx, r.httpStatus(), r);
+      });
+      cfg.routes.get("/health/live", ctx -> json(ctx, 200, Map.of("status", "live")));
+      cfg.routes.get("/health/ready", ctx -> {
+        Health.Readiness r = health.readiness();
+        json(ctx, r.httpStatus(), r);
+      });
+      cfg.routes.get("/metrics", this::metricsEndpoint);
+      cfg.routes.get("/.well-known/did.json", ctx -> ServiceDidDocument.forDid(config.serviceDid())
+          .ifPresentOrElse(doc -> json(ctx, 200, doc), () -> {
+            throw new XrpcException(XrpcError.NotFound, "this service's DID is not a did:web");
+          }));
+      for (HandlerType t : new HandlerType[] {HandlerType.GET, HandlerType.POST, HandlerType.PUT,
+          HandlerType.DELETE, HandlerType.PATCH, HandlerType.HEAD}) {
+        cfg.routes.addHttpHandler(t, "/xrpc/{nsid}", router::handle);
+      }
+      ErrorResponses.install(cfg);
+    });
+    app.start();
+    log.info("mlsds {} listening on http://{}:{} ({} profile, {} storage, service DID {})", version(),
+        config.bind(), app.port(), config.profile().name().toLowerCase(), db.dialect().name().toLowerCase(),
+        config.serviceDid());
+    return this;
+  }
+
+  /** The bound port (useful with port 0). */
+  public int port() {
+    return app.port();
+  }
+
+  private void beforeRequest(Context ctx) {
+    ctx.attribute(STARTED_AT, System.nanoTime());
+    RequestIds.assign(ctx);
+    inFlight.incrementAndGet();
+    ctx.attribute("mlsds.counted", Boolean.TRUE);
+    if (draining) {
+      throw new XrpcException(XrpcError.Unavailable, "server is shutting down");
+    }
+  }
+
+  private void afterRequest(Context ctx) {
+    if (ctx.attribute("mlsds.counted") != null) {
+      inFlight.decrementAndGet();
+    }
+    Long started = ctx.attribute(STARTED_AT);
+    if (started != null) {
+      metrics.recordRequest(ctx.method().name(), routeLabel(ctx), ctx.statusCode(), System.nanoTime() - started);
+    }
+    MDC.remove("requestId");
+  }
+
+  /** A bounded label: the NSID for registered XRPC methods, the fixed path otherwise. */
+  private String routeLabel(Context ctx) {
+    String path = ctx.path();
+    if (path.startsWith("/xrpc/")) {
+      String nsid = path.substring("/xrpc/".length());
+      return router.methods().containsKey(nsid) ? nsid : "/xrpc/unknown";
+    }
+    return switch (path) {
+      case "/health", "/health/live", "/health/ready", "/metrics", "/.well-known/did.json" -> path;
+      default -> "other";
+    };
+  }
+
+  private void metricsEndpoint(Context ctx) {
+    String token = config.metricsToken();
+    if (token != null && !token.isBlank() && !("Bearer " + token).equals(ctx.header("Authorization"))) {
+      throw new XrpcException(XrpcError.AuthenticationRequired, "metrics need the configured bearer token");
+    }
+    ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape());
+  }
+
+  static void json(Context ctx, int status, Object body) {
+    ctx.status(status).contentType("application/json").result(Json.write(body));
+  }
+
+  /** Refuses new requests, waits for in-flight ones, then stops listening and closes the pool. */
+  public void stop() {
+    draining = true;
+    long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DRAIN_TIMEOUT_MS);
+    while (inFlight.get() > 0 && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(10);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    if (app != null) {
+      app.stop();
+    }
+    db.close();
+    metrics.close();
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+
+  public static String version() {
+    Properties p = new Properties();
+    try (InputStream in = Server.class.getResourceAsStream("/mlsds-version.properties")) {
+      if (in != null) {
+        p.load(in);
+      }
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    return p.getProperty("version", "dev");
+  }
+}

@@ -1,0 +1,135 @@
+package dev.mlsds.server.storage;
+
+import com.zaxxer.hikari.HikariConfig;
+import com.zaxxer.hikari.HikariDataSource;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.time.Duration;
+import javax.sql.DataSource;
+import org.flywaydb.core.Flyway;
+import org.flywaydb.core.api.output.MigrateResult;
+import org.jdbi.v3.core.HandleCallback;
+import org.jdbi.v3.core.Jdbi;
+import org.jdbi.v3.core.transaction.TransactionIsolationLevel;
+
+/**
+ * The connection pool, JDBI and migrations for one backend.
+ *
+ * <p>Contract: every write a request makes runs inside one {@link #inTransaction} call, so it commits or
+ * rolls back as a whole. On PostgreSQL transactions run at READ COMMITTED and take explicit row locks
+ * where ordering matters (see {@link Dialect#forUpdate()}); on SQLite every transaction begins IMMEDIATE
+ * (a single writer at a time, waiting up to the busy timeout), in WAL mode so readers never block.
+ */
+public final class Database implements AutoCloseable {
+  private final HikariDataSource dataSource;
+  private final Jdbi jdbi;
+  private final Dialect dialect;
+  private final String url;
+
+  private Database(HikariDataSource dataSource, Dialect dialect, String url) {
+    this.dataSource = dataSource;
+    this.dialect = dialect;
+    this.url = url;
+    this.jdbi = Jdbi.create(dataSource);
+  }
+
+  /** Opens a pool on {@code jdbcUrl} (creating the SQLite file's folder if needed); does not migrate. */
+  public static Database open(String jdbcUrl, MeterRegistry metrics) {
+    Dialect dialect = Dialect.forUrl(jdbcUrl);
+    HikariConfig hc = new HikariConfig();
+    hc.setPoolName("mlsds");
+    hc.setConnectionTimeout(Duration.ofSeconds(5).toMillis());
+    hc.setValidationTimeout(Duration.ofSeconds(2).toMillis());
+    hc.setInitializationFailTimeout(-1); // start even when the database is down; health reports it
+    if (dialect == Dialect.SQLITE) {
+      String file = jdbcUrl.substring("jdbc:sqlite:".length());
+      int q = file.indexOf('?');
+      String path = q >= 0 ? file.substring(0, q) : file;
+      if (!path.isEmpty() && !path.equals(":memory:")) {
+        Path parent = Path.of(path).toAbsolutePath().getParent();
+        try {
+          Files.createDirectories(parent);
+        } catch (java.io.IOException e) {
+          throw new IllegalStateException("cannot create data directory " + parent + ": " + e.getMessage(), e);
+        }
+      }
+      hc.setJdbcUrl(jdbcUrl);
+      hc.addDataSourceProperty("journal_mode", "WAL");
+      hc.addDataSourceProperty("synchronous", "NORMAL");
+      hc.addDataSourceProperty("busy_timeout", "10000");
+      hc.addDataSourceProperty("foreign_keys", "true");
+      hc.addDataSourceProperty("transaction_mode", "IMMEDIATE");
+      hc.setMaximumPoolSize(8);
+    } else {
+      hc.setJdbcUrl(jdbcUrl);
+      hc.setMaximumPoolSize(16);
+      hc.addDataSourceProperty("ApplicationName", "mlsds");
+      hc.addDataSourceProperty("connectTimeout", "5");
+      hc.addDataSourceProperty("socketTimeout", "60");
+    }
+    if (metrics != null) {
+      hc.setMetricRegistry(metrics);
+    }
+    return new Database(new HikariDataSource(hc), dialect, jdbcUrl);
+  }
+
+  /** Applies pending Flyway migrations for this backend; returns how many ran. */
+  public int migrate() {
+    MigrateResult result = Flyway.configure()
+        .dataSource(dataSource)
+        .locations(dialect.migrationLocation())
+        .failOnMissingLocations(true)
+        .load()
+        .migrate();
+    return result.migrationsExecuted;
+  }
+
+  /** True when every migration on the classpath has been applied (readiness). */
+  public boolean migrationsApplied() {
+    var info = Flyway.configure().dataSource(dataSource).locations(dialect.migrationLocation()).load().info();
+    return info.pending().length == 0;
+  }
+
+  /** Runs {@code work} in one transaction: commit on return, rollback on any exception. */
+  public <R, X extends Exception> R inTransaction(HandleCallback<R, X> work) throws X {
+    return jdbi.inTransaction(TransactionIsolationLevel.READ_COMMITTED, work);
+  }
+
+  /** Runs {@code work} on a handle in autocommit mode (single reads). */
+  public <R, X extends Exception> R withHandle(HandleCallback<R, X> work) throws X {
+    return jdbi.withHandle(work);
+  }
+
+  /** A cheap round trip proving a connection can be had and used. */
+  public boolean ping() {
+    try (Connection c = dataSource.getConnection()) {
+      return c.isValid(2);
+    } catch (SQLException e) {
+      return false;
+    }
+  }
+
+  public Dialect dialect() {
+    return dialect;
+  }
+
+  public DataSource dataSource() {
+    return dataSource;
+  }
+
+  public Jdbi jdbi() {
+    return jdbi;
+  }
+
+  public String url() {
+    return url;
+  }
+
+  @Override
+  public void close() {
+    dataSource.close();
+  }
+}

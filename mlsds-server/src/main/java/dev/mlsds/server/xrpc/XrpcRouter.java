@@ -1,0 +1,157 @@
+package dev.mlsds.server.xrpc;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.mlsds.server.auth.Authenticator;
+import dev.mlsds.server.auth.Did;
+import dev.mlsds.server.limits.RateLimiter;
+import io.javalin.http.Context;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Collections;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+
+/**
+ * Routes {@code /xrpc/<nsid>} to its handler, and is the single place where every XRPC call is
+ * authenticated, rate-limited and size-limited — no route can be registered around it (the original
+ * server's middleware skipped every API route; here the pipeline is the dispatcher itself).
+ *
+ * <p>Pipeline per call: resolve NSID (404 MethodNotImplemented) → check HTTP method (405 InvalidRequest)
+ * → authenticate (401) → rate limit (429) → read the body with a hard cap (413, before more than the cap
+ * is buffered) → parse → idempotent replay or handler → JSON.
+ */
+public final class XrpcRouter {
+  public enum Kind { QUERY, PROCEDURE }
+
+  /** A registered method; {@code maxBodyBytes} applies to procedures. */
+  public record Method(String nsid, Kind kind, XrpcHandler handler, long maxBodyBytes) {}
+
+  private final Map<String, Method> methods = new TreeMap<>();
+  private final Authenticator authenticator;
+  private final RateLimiter rateLimiter;
+  private final long defaultMaxBody;
+  private Idempotency idempotency = Idempotency.NONE;
+
+  public XrpcRouter(Authenticator authenticator, RateLimiter rateLimiter, long defaultMaxBody) {
+    this.authenticator = authenticator;
+    this.rateLimiter = rateLimiter;
+    this.defaultMaxBody = defaultMaxBody;
+  }
+
+  public XrpcRouter query(String nsid, XrpcHandler handler) {
+    return add(new Method(nsid, Kind.QUERY, handler, 0));
+  }
+
+  public XrpcRouter procedure(String nsid, XrpcHandler handler) {
+    return add(new Method(nsid, Kind.PROCEDURE, handler, defaultMaxBody));
+  }
+
+  public XrpcRouter procedure(String nsid, long maxBodyBytes, XrpcHandler handler) {
+    return add(new Method(nsid, Kind.PROCEDURE, handler, maxBodyBytes));
+  }
+
+  private XrpcRouter add(Method m) {
+    if (methods.putIfAbsent(m.nsid(), m) != null) {
+      throw new IllegalStateException("NSID registered twice: " + m.nsid());
+    }
+    return this;
+  }
+
+  /** Installs replay of idempotent procedures (API.md §1). */
+  public void idempotency(Idempotency idempotency) {
+    this.idempotency = idempotency;
+  }
+
+  public Map<String, Method> methods() {
+    return Collections.unmodifiableMap(methods);
+  }
+
+  /**
+   * Authenticates and rate-limits a call that is not dispatched through {@link #handle} (the streaming
+   * endpoints), so those get exactly the same checks.
+   */
+  public Did authenticate(Context ctx, String nsid) {
+    Did caller = authenticator.authenticate(ctx.header("Authorization"), nsid);
+    rateLimiter.check(caller, nsid);
+    return caller;
+  }
+
+  /** The Javalin handler for {@code /xrpc/{nsid}} on every HTTP method. */
+  public void handle(Context ctx) throws Exception {
+    String nsid = ctx.pathParam("nsid");
+    Method m = methods.get(nsid);
+    if (m == null) {
+      throw new XrpcException(XrpcError.MethodNotImplemented, "method not implemented: " + abbreviate(nsid));
+    }
+    String httpMethod = ctx.method().name();
+    boolean okMethod = m.kind() == Kind.QUERY ? httpMethod.equals("GET") || httpMethod.equals("HEAD")
+        : httpMethod.equals("POST");
+    if (!okMethod) {
+      ctx.header("Allow", m.kind() == Kind.QUERY ? "GET" : "POST");
+      throw XrpcException.methodNotAllowed(
+          nsid + " is a " + (m.kind() == Kind.QUERY ? "query: use GET" : "procedure: use POST"));
+    }
+    Did caller = authenticate(ctx, nsid);
+    XrpcParams params = new XrpcParams(ctx.queryParamMap());
+    XrpcInput input = m.kind() == Kind.PROCEDURE ? readBody(ctx, m.maxBodyBytes()) : XrpcInput.empty();
+    XrpcCall call = new XrpcCall(nsid, caller, params, input, ctx.attribute(RequestIds.ATTRIBUTE));
+
+    Optional<String> key = m.kind() == Kind.PROCEDURE ? input.optString("idempotencyKey", 1, 64) : Optional.empty();
+    if (key.isPresent()) {
+      Idempotency.Result r = idempotency.run(caller, nsid, key.get(), () -> invoke(m, call));
+      ctx.status(r.status()).contentType("application/json").result(r.body());
+      return;
+    }
+    Idempotency.Result r = invoke(m, call);
+    ctx.status(r.status()).contentType("application/json").result(r.body());
+  }
+
+  private static Idempotency.Result invoke(Method m, XrpcCall call) throws Exception {
+    Object out = m.handler().handle(call);
+    return new Idempotency.Result(200, Json.write(out == null ? Map.of() : out));
+  }
+
+  private static XrpcInput readBody(Context ctx, long max) throws IOException {
+    long declared = ctx.req().getContentLengthLong();
+    if (declared > max) {
+      throw new XrpcException(XrpcError.PayloadTooLarge, "request body exceeds " + max + " bytes");
+    }
+    String ct = ctx.contentType();
+    if (ct != null && !ct.isBlank() && !ct.toLowerCase().startsWith("application/json")) {
+      throw XrpcException.invalidRequest("content type must be application/json");
+    }
+    byte[] body = readCapped(ctx.req().getInputStream(), max);
+    if (body.length == 0) {
+      return XrpcInput.empty();
+    }
+    try {
+      JsonNode node = Json.MAPPER.readTree(body);
+      return new XrpcInput(node);
+    } catch (JsonProcessingException e) {
+      throw XrpcException.invalidRequest("malformed JSON body: " + e.getOriginalMessage());
+    }
+  }
+
+  /** Reads at most {@code max} bytes; one byte more is a 413, so memory stays bounded by the cap. */
+  static byte[] readCapped(InputStream in, long max) throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    byte[] buf = new byte[8192];
+    long total = 0;
+    int n;
+    while ((n = in.read(buf)) > 0) {
+      total += n;
+      if (total > max) {
+        throw new XrpcException(XrpcError.PayloadTooLarge, "request body exceeds " + max + " bytes");
+      }
+      out.write(buf, 0, n);
+    }
+    return out.toByteArray();
+  }
+
+  private static String abbreviate(String s) {
+    return s.length() > 100 ? s.substring(0, 100) + "…" : s;
+  }
+}
