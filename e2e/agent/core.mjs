@@ -128,6 +128,17 @@ function clientConfig() {
   };
 }
 
+const SENT_CACHE_MAX = 2000;
+
+function newGroupRecord(state) {
+  // ownCommits: commits we created and merged (b64) -> re-delivery is a no-op.
+  // seenCommits: commits from others we already merged (b64 -> epoch after) -> duplicate delivery is a no-op.
+  // sent: application messages we encrypted (b64 -> plaintext bytes) -> our own echo is reported, not decrypted.
+  return { state, pending: undefined, ownCommits: new Set(), seenCommits: new Map(), sent: new Map() };
+}
+
+const WIRE_FORMATS = { mls_public_message: 1, mls_private_message: 2, mls_welcome: 3, mls_group_info: 4, mls_key_package: 5 };
+
 // ---- the agent --------------------------------------------------------------
 
 export class Agent {
@@ -222,7 +233,7 @@ export class Agent {
     if (this.groups.has(key)) throw new Error(`group ${groupId} already exists locally`);
     const kp = await this.newKeyPackage({});
     const state = await createGroup(gid, kp.publicPackage, kp.privatePackage, [], this.cs, clientConfig());
-    this.groups.set(key, { state, pending: undefined, ownCommits: new Set() });
+    this.groups.set(key, newGroupRecord(state));
     return { groupId: key, epoch: Number(state.groupContext.epoch) };
   }
 
@@ -335,7 +346,7 @@ export class Agent {
     const state = await joinGroup(w, entry.publicPackage, entry.privatePackage, emptyPskIndex, this.cs, tree, undefined, clientConfig());
     if (!entry.lastResort) this.kpStore.delete(refHex);
     const key = hex(state.groupContext.groupId);
-    this.groups.set(key, { state, pending: undefined, ownCommits: new Set() });
+    this.groups.set(key, newGroupRecord(state));
     return { groupId: key, epoch: Number(state.groupContext.epoch), keyPackageRef: refHex, leafIndex: state.privatePath.leafIndex };
   }
 
@@ -350,6 +361,8 @@ export class Agent {
     const res = await createApplicationMessage(g.state, data, this.cs);
     g.state = res.newState;
     const message = encMessage({ wireformat: "mls_private_message", privateMessage: res.privateMessage });
+    g.sent.set(b64(message), data);
+    if (g.sent.size > SENT_CACHE_MAX) g.sent.delete(g.sent.keys().next().value);
     return { message: b64(message), epoch: Number(g.state.groupContext.epoch) };
   }
 
@@ -368,7 +381,14 @@ export class Agent {
     const epoch = state.groupContext.epoch;
     const b64msg = b64(bytes);
 
+    if (framed.contentType === "application" && g.sent.has(b64msg)) {
+      const data = g.sent.get(b64msg);
+      return { kind: "application", own: true, plaintext: utf8dec.decode(data), plaintextBase64: b64(data), epoch: Number(framed.epoch) };
+    }
     if (framed.contentType === "commit") {
+      if (g.seenCommits.has(b64msg)) {
+        return { kind: "commit", duplicate: true, epoch: Number(epoch) };
+      }
       if (g.ownCommits.has(b64msg)) {
         return { kind: "commit", own: true, alreadyApplied: true, epoch: Number(epoch) };
       }
@@ -412,6 +432,12 @@ export class Agent {
     if (framed.contentType === "proposal") return { kind: "proposal", epoch: Number(g.state.groupContext.epoch) };
     const removed = g.state.groupActiveState.kind === "removedFromGroup";
     const out = { kind: "commit", epoch: Number(g.state.groupContext.epoch) };
+    if (!removed) g.seenCommits.set(b64msg, Number(g.state.groupContext.epoch));
+    if (msg.wireformat === "mls_public_message") {
+      const snd = msg.publicMessage.content.sender;
+      out.senderType = snd.senderType;
+      if (snd.senderType === "member") out.senderLeafIndex = snd.leafIndex;
+    }
     if (removed) {
       out.removed = true;
       // ts-mls leaves the epoch unchanged for a removed member; report the commit's target epoch.
@@ -467,7 +493,8 @@ export class Agent {
     const state = { ...newState, clientConfig: cfg };
     const key = hex(state.groupContext.groupId);
     const commitBytes = encMessage({ wireformat: "mls_public_message", publicMessage });
-    const g = { state, pending: undefined, ownCommits: new Set([b64(commitBytes)]) };
+    const g = newGroupRecord(state);
+    g.ownCommits.add(b64(commitBytes));
     this.groups.set(key, g);
     return {
       groupId: key,
@@ -506,6 +533,48 @@ export class Agent {
     return { groupInfo: await this.groupInfoFor(g.state), epoch: Number(g.state.groupContext.epoch) };
   }
 
+  // Parse any MLSMessage without needing group state (what the DS sees).
+  async inspect({ message }) {
+    const bytes = unb64(message, "message");
+    const msg = decodeMls(bytes, "message");
+    const out = { version: (bytes[0] << 8) | bytes[1], wireFormat: WIRE_FORMATS[msg.wireformat], wireFormatName: msg.wireformat };
+    if (msg.wireformat === "mls_public_message") {
+      const c = msg.publicMessage.content;
+      Object.assign(out, { groupId: hex(c.groupId), epoch: Number(c.epoch), contentType: c.contentType, senderType: c.sender.senderType });
+      if (c.sender.senderType === "member") out.senderLeafIndex = c.sender.leafIndex;
+      if (c.contentType === "commit") {
+        out.hasPath = c.commit.path !== undefined;
+        out.proposals = c.commit.proposals.map((p) => p.proposalOrRefType === "proposal"
+          ? { type: p.proposal.proposalType, ...(p.proposal.proposalType === "remove" ? { removed: p.proposal.remove.removed } : {}) }
+          : { ref: b64(p.reference) });
+      }
+    } else if (msg.wireformat === "mls_private_message") {
+      const m = msg.privateMessage;
+      Object.assign(out, { groupId: hex(m.groupId), epoch: Number(m.epoch), contentType: m.contentType });
+    } else if (msg.wireformat === "mls_welcome") {
+      Object.assign(out, { cipherSuite: ciphersuites[msg.welcome.cipherSuite], newMembers: msg.welcome.secrets.map((x) => hex(x.newMember)) });
+    } else if (msg.wireformat === "mls_group_info") {
+      const gi = msg.groupInfo;
+      Object.assign(out, {
+        groupId: hex(gi.groupContext.groupId), epoch: Number(gi.groupContext.epoch), cipherSuite: ciphersuites[gi.groupContext.cipherSuite],
+        signer: gi.signer, extensions: gi.extensions.map((e) => e.extensionType),
+      });
+    } else if (msg.wireformat === "mls_key_package") {
+      const kp = msg.keyPackage;
+      const ln = kp.leafNode;
+      Object.assign(out, {
+        cipherSuite: ciphersuites[kp.cipherSuite],
+        keyPackageRef: this.cs ? hex(await makeKeyPackageRef(kp, this.cs.hash)) : undefined,
+        credentialType: ln.credential.credentialType,
+        identity: utf8dec.decode(leafIdentity(ln)),
+        notBefore: Number(ln.lifetime.notBefore), notAfter: Number(ln.lifetime.notAfter),
+        extensions: kp.extensions.map((e) => e.extensionType),
+        capabilityExtensions: ln.capabilities.extensions,
+      });
+    }
+    return out;
+  }
+
   async forget({ groupId }) {
     const key = String(groupId).toLowerCase();
     return { forgotten: this.groups.delete(key) };
@@ -530,6 +599,7 @@ export class Agent {
       epoch: this.epoch,
       groupInfo: this.groupInfo,
       forget: this.forget,
+      inspect: this.inspect,
     };
     const fn = Object.hasOwn(table, op) ? table[op] : undefined;
     if (!fn) throw new Error(`unknown op ${JSON.stringify(op)}`);

@@ -193,6 +193,16 @@ async function main() {
   const m2 = await B.call("encrypt", { groupId: gid, plaintext: "hello A" });
   const r2 = await A.call("process", { groupId: gid, message: m2.message });
   check(r2.kind === "application" && r2.plaintext === "hello A", "A decrypts B's message", r2);
+  const own = await A.call("process", { groupId: gid, message: m1.message });
+  check(own.kind === "application" && own.own === true && own.plaintext === "hello B ✓", "A's own message echoed back is reported as own", own);
+  const ins = await B.call("inspect", { message: m1.message });
+  check(ins.wireFormat === 2 && ins.groupId === gid && ins.epoch === 1 && ins.contentType === "application", "inspect PrivateMessage", ins);
+  const insKp = await A.call("inspect", { message: lr.keyPackage });
+  check(insKp.keyPackageRef === lr.keyPackageRef && insKp.identity === ID.B && insKp.extensions.join() === "10", "inspect KeyPackage", insKp);
+  const insW = await A.call("inspect", { message: add1.welcome });
+  check(insW.wireFormat === 3 && insW.newMembers.join() === bKps[0].keyPackageRef, "inspect Welcome", insW);
+  const insC = await A.call("inspect", { message: add1.commit });
+  check(insC.wireFormat === 1 && insC.epoch === 0 && insC.senderType === "member" && insC.proposals[0].type === "add", "inspect commit", insC);
 
   console.log("# A adds C");
   const cKp = (await C.call("keyPackages", { count: 1 })).keyPackages[0];
@@ -200,6 +210,8 @@ async function main() {
   await A.call("applyPending", { groupId: gid });
   const rb = await B.call("process", { groupId: gid, message: add2.commit });
   check(rb.kind === "commit" && rb.epoch === 2, "B processes add-C commit -> epoch 2", rb);
+  const dupl = await B.call("process", { groupId: gid, message: add2.commit });
+  check(dupl.kind === "commit" && dupl.duplicate === true && dupl.epoch === 2, "duplicate delivery of a commit is a no-op", dupl);
   const jC = await C.call("join", { welcome: add2.welcome });
   check(jC.epoch === 2, "C joins at epoch 2");
   const mem = await C.call("members", { groupId: gid });
