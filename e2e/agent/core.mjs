@@ -457,7 +457,7 @@ export class Agent {
     return false;
   }
 
-  async externalJoin({ groupInfo, identity, resync = true, ratchetTree }) {
+  async externalJoin({ groupInfo, identity, replaceLeafIndex, resync = true, ratchetTree }) {
     this.requireInit();
     const msg = expectWire(decodeMls(unb64(groupInfo, "groupInfo"), "groupInfo"), "mls_group_info", "groupInfo");
     const gi = msg.groupInfo;
@@ -467,26 +467,42 @@ export class Agent {
       if (!d) throw new Error("cannot decode ratchetTree");
       tree = d[0];
     }
-    const treeForLookup = tree ?? (() => {
+    // ts-mls prefers the GroupInfo's ratchet_tree extension over a tree passed in; look up leaves the same way.
+    const extTree = (() => {
       const ext = gi.extensions.find((e) => e.extensionType === "ratchet_tree");
       if (!ext) return undefined;
       const d = decodeRatchetTree(ext.extensionData, 0);
       return d ? d[0] : undefined;
     })();
+    const treeForLookup = extTree ?? tree;
     if (!treeForLookup) throw new Error("GroupInfo has no ratchet_tree extension and no ratchetTree was given");
-    // Resync: replace an existing leaf with the same credential identity (RFC 9420 12.4.3.2 allows one Remove
-    // of the joiner's own old leaf in an external commit). ts-mls matches the old leaf through
-    // keyPackageEqualityConfig.compareKeyPackageToLeafNode, which we override to compare identities.
-    const oldIdentity = utf8.encode(identity ?? this.identity);
-    const oldLeaves = leaves(treeForLookup).filter((l) => sameBytes(leafIdentity(l.leaf), oldIdentity));
-    const doResync = !!resync && oldLeaves.length > 0;
+    // Resync (RFC 9420 12.4.3.2: an external commit may Remove the joiner's own old leaf, at most one).
+    // Which leaf is "ours": replaceLeafIndex if given; else a leaf with our own signature key (same process,
+    // state lost via forget); else, if identity is given, the first leaf with that credential identity
+    // (a new process for the same DID). ts-mls finds the leaf via keyPackageEqualityConfig, which we override
+    // to match that leaf's signature key (unique within a tree).
+    const present = leaves(treeForLookup);
+    let target;
+    if (resync) {
+      if (replaceLeafIndex !== undefined) {
+        target = present.find((l) => l.leafIndex === replaceLeafIndex);
+        if (!target) throw new Error(`replaceLeafIndex ${replaceLeafIndex} is not a member leaf`);
+      } else {
+        target = present.find((l) => sameBytes(l.leaf.signaturePublicKey, this.sigKeys.publicKey));
+        if (!target && identity !== undefined) {
+          const idb = utf8.encode(identity);
+          target = present.find((l) => sameBytes(leafIdentity(l.leaf), idb));
+        }
+      }
+    }
+    const doResync = target !== undefined;
     const kp = await this.newKeyPackage({});
     const cfg = clientConfig();
     const joinCfg = {
       ...cfg,
       keyPackageEqualityConfig: {
         ...cfg.keyPackageEqualityConfig,
-        compareKeyPackageToLeafNode: (_kp, leaf) => sameBytes(leafIdentity(leaf), oldIdentity),
+        compareKeyPackageToLeafNode: (_kp, leaf) => doResync && sameBytes(leaf.signaturePublicKey, target.leaf.signaturePublicKey),
       },
     };
     const { publicMessage, newState } = await joinGroupExternal(gi, kp.publicPackage, kp.privatePackage, doResync, this.cs, tree, joinCfg);
@@ -501,7 +517,7 @@ export class Agent {
       commit: b64(commitBytes),
       epoch: Number(state.groupContext.epoch),
       leafIndex: state.privatePath.leafIndex,
-      removedLeafIndex: doResync ? oldLeaves[0].leafIndex : undefined,
+      removedLeafIndex: doResync ? target.leafIndex : undefined,
       groupInfo: await this.groupInfoFor(state),
     };
   }

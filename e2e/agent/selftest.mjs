@@ -290,7 +290,7 @@ async function main() {
   console.log("# rejoin from a brand-new process with the same DID (new signature key)");
   const C2 = new AgentProc("C2");
   await C2.call("init", { identity: ID.C });
-  const ej3 = await C2.call("externalJoin", { groupInfo: (await D.call("groupInfo", { groupId: gid })).groupInfo });
+  const ej3 = await C2.call("externalJoin", { groupInfo: (await D.call("groupInfo", { groupId: gid })).groupInfo, identity: ID.C });
   check(ej3.epoch === 8 && ej3.removedLeafIndex === ej2.leafIndex, "C2 replaces C's leaf", ej3);
   check((await A.call("process", { groupId: gid, message: ej3.commit })).epoch === 8, "A processes C2's commit");
   check((await D.call("process", { groupId: gid, message: ej3.commit })).epoch === 8, "D processes C2's commit");
@@ -301,6 +301,29 @@ async function main() {
   check((await D.call("process", { groupId: gid, message: m8.message })).plaintext === "C2 back", "D decrypts C2");
   const memF = await A.call("members", { groupId: gid });
   check(memF.epoch === 8 && memF.members.map((m) => m.identity).sort().join() === [ID.A, ID.C, ID.D].sort().join(), "final members A,C,D", memF);
+
+  console.log("# a second device of an existing DID joins externally (no replacement), then the DID is removed");
+  const D2 = new AgentProc("D2");
+  await D2.call("init", { identity: ID.D });
+  const ej4 = await D2.call("externalJoin", { groupInfo: (await A.call("groupInfo", { groupId: gid })).groupInfo });
+  check(ej4.epoch === 9 && ej4.removedLeafIndex === undefined, "D2 joins as an additional leaf", ej4);
+  for (const [n, x] of [["A", A], ["C2", C2], ["D", D]]) {
+    const r = await x.call("process", { groupId: gid, message: ej4.commit });
+    check(r.epoch === 9 && r.senderType === "new_member_commit", `${n} processes D2's external commit`, r);
+  }
+  const memD = await A.call("members", { groupId: gid });
+  check(memD.members.filter((m) => m.identity === ID.D).length === 2, "D has two leaves", memD);
+  const remD = await C2.call("remove", { groupId: gid, identity: ID.D });
+  check(remD.removedLeafIndices.length === 2, "remove by identity targets both of D's leaves", remD.removedLeafIndices);
+  check((await C2.call("process", { groupId: gid, message: remD.commit })).epoch === 10, "C2 gets its own commit back from the DS -> pending applied");
+  check((await A.call("process", { groupId: gid, message: remD.commit })).epoch === 10, "A processes D's removal");
+  check((await D.call("process", { groupId: gid, message: remD.commit })).removed === true, "D learns it was removed");
+  check((await D2.call("process", { groupId: gid, message: remD.commit })).removed === true, "D2 learns it was removed");
+  const m10 = await A.call("encrypt", { groupId: gid, plaintext: "just us" });
+  check((await C2.call("process", { groupId: gid, message: m10.message })).plaintext === "just us", "C2 decrypts at epoch 10");
+  check(!(await D2.raw("process", { groupId: gid, message: m10.message })).ok, "D2 cannot decrypt at epoch 10");
+  const memE = await A.call("members", { groupId: gid });
+  check(memE.members.map((m) => m.identity).sort().join() === [ID.A, ID.C].sort().join(), "members are A,C", memE);
 
   console.log("# last-resort KeyPackage is reusable");
   const g2 = "aa01", g3 = "aa02";
