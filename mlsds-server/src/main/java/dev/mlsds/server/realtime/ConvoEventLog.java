@@ -1,0 +1,47 @@
+package dev.mlsds.server.realtime;
+
+import dev.mlsds.server.auth.Did;
+import dev.mlsds.server.storage.Dialect;
+import dev.mlsds.server.xrpc.Json;
+import org.jdbi.v3.core.Handle;
+
+/**
+ * Appends non-message conversation events ({@code membershipEvent}, {@code welcomeEvent},
+ * {@code readdRequestedEvent}) to {@code convo_events}, positioned right after the conversation's latest
+ * message: position {@code (latest_seq, idx)} with idx 1, 2, … — messages themselves are {@code (seq, 0)}.
+ *
+ * <p>Contract: call inside the transaction that made the change, after any message it appends. It locks
+ * the conversation row (as every writer of a conversation does), so positions are allocated in commit
+ * order without gaps or duplicates. The stream replays {@code messages} and {@code convo_events}
+ * merged by position.
+ */
+public final class ConvoEventLog {
+  private static final String NEXT_IDX = """
+      SELECT COALESCE(MAX(idx), 0) + 1 FROM convo_events WHERE convo_id = :convo AND seq = :seq""";
+  private static final String INSERT = """
+      INSERT INTO convo_events (convo_id, seq, idx, type, payload, recipient_did, created_at)
+      VALUES (:convo, :seq, :idx, :type, :payload, :recipient, :now)""";
+  private static final String LATEST_SEQ = "SELECT latest_seq FROM convos WHERE id = :convo";
+
+  private final Dialect dialect;
+
+  public ConvoEventLog(Dialect dialect) {
+    this.dialect = dialect;
+  }
+
+  /** A stored event's position in its conversation's log. */
+  public record Position(String convoId, long seq, int idx) {}
+
+  /**
+   * Appends one event after the conversation's latest message. {@code recipient} (nullable) limits it to
+   * one user's streams. Returns its position.
+   */
+  public Position append(Handle h, String convoId, String type, Object payload, Did recipient, long now) {
+    long seq = h.createQuery(LATEST_SEQ + dialect.forUpdate()).bind("convo", convoId).mapTo(Long.class).one();
+    int idx = h.createQuery(NEXT_IDX).bind("convo", convoId).bind("seq", seq).mapTo(Integer.class).one();
+    h.createUpdate(INSERT).bind("convo", convoId).bind("seq", seq).bind("idx", idx).bind("type", type)
+        .bind("payload", Json.write(payload)).bind("recipient", recipient == null ? null : recipient.value())
+        .bind("now", now).execute();
+    return new Position(convoId, seq, idx);
+  }
+}

@@ -1,0 +1,28 @@
+package dev.mlsds.server.realtime;
+
+import dev.mlsds.server.auth.Did;
+
+/**
+ * Wakes live subscribers after a transaction has committed. It carries no data that matters for
+ * correctness: the database log is the source of truth and subscribers read from it, so a lost or
+ * duplicated notification only delays or repeats a read. Implementations: in-process for SQLite,
+ * PostgreSQL LISTEN/NOTIFY across nodes.
+ */
+public interface Notifier {
+  /** Something was appended to the conversation's log (message, commit or conversation event). */
+  void convoChanged(String convoId);
+
+  /**
+   * A live-only, user-level event (e.g. {@code keyPackagesLowEvent}) for every open stream of {@code did}.
+   * {@code payloadJson} is the event's data object.
+   */
+  void userEvent(Did did, String type, String payloadJson);
+
+  Notifier NONE = new Notifier() {
+    @Override
+    public void convoChanged(String convoId) {}
+
+    @Override
+    public void userEvent(Did did, String type, String payloadJson) {}
+  };
+}
