@@ -1,0 +1,115 @@
+package dev.mlsds.server.auth;
+
+import dev.mlsds.server.Config;
+import dev.mlsds.server.xrpc.XrpcError;
+import dev.mlsds.server.xrpc.XrpcException;
+import java.time.Clock;
+import java.util.Optional;
+
+/**
+ * Verifies AT Protocol inter-service tokens (API.md §2) and returns the caller's DID.
+ *
+ * <p>The caller is the token's {@code iss} (fragment stripped), and only if the token is signed by that
+ * DID's {@code #atproto} key; {@code sub} is never read. Checks, cheapest first so junk costs no network
+ * or database work:
+ * <ol>
+ *   <li>{@code Authorization: Bearer} present, else {@code AuthenticationRequired};</li>
+ *   <li>structure, {@code alg} ES256K/ES256 only, 64-byte signature ({@link ServiceToken}), else
+ *   {@code InvalidToken};</li>
+ *   <li>{@code exp} in the future, else {@code ExpiredToken}; {@code iat} at most {@link #SKEW_SECONDS}
+ *   ahead and {@code exp - iat} at most the configured maximum, else {@code InvalidToken};</li>
+ *   <li>{@code aud} equal to the service DID (or with {@code #atproto_mls}), else {@code BadTokenAudience};
+ *   {@code lxm} equal to the NSID called, else {@code BadTokenMethod};</li>
+ *   <li>low-S signature by the issuer's key, re-resolving the DID once if it fails (key rotation), else
+ *   {@code InvalidToken}; the key's curve must be the one {@code alg} names;</li>
+ *   <li>{@code jti} not used before by this issuer ({@link ReplayStore}), else {@code TokenReplayed}.</li>
+ * </ol>
+ */
+public final class ServiceAuthenticator implements Authenticator {
+  /** Allowed clock difference for {@code iat}. {@code exp} gets none: a token is never honoured late. */
+  public static final long SKEW_SECONDS = 30;
+
+  private final String audience;
+  private final String audienceWithFragment;
+  private final long maxLifetimeSeconds;
+  private final Clock clock;
+  private final DidResolver resolver;
+  private final ReplayStore replays;
+
+  public ServiceAuthenticator(Config config, Clock clock, DidResolver resolver, ReplayStore replays) {
+    this.audience = config.serviceDid();
+    this.audienceWithFragment = config.serviceDid() + "#atproto_mls";
+    this.maxLifetimeSeconds = config.limits().tokenMaxLifetime().toSeconds();
+    this.clock = clock;
+    this.resolver = resolver;
+    this.replays = replays;
+  }
+
+  @Override
+  public Did authenticate(String authorizationHeader, String nsid) {
+    ServiceToken token = ServiceToken.parse(bearer(authorizationHeader));
+    long now = Math.floorDiv(clock.millis(), 1000);
+    if (now >= token.exp()) {
+      throw new XrpcException(XrpcError.ExpiredToken, "token expired");
+    }
+    if (token.iat() > now + SKEW_SECONDS) {
+      throw invalid("iat is in the future");
+    }
+    if (token.exp() - token.iat() > maxLifetimeSeconds) {
+      throw invalid("token lifetime (exp - iat) exceeds " + maxLifetimeSeconds + " s");
+    }
+    if (!audience.equals(token.aud()) && !audienceWithFragment.equals(token.aud())) {
+      throw new XrpcException(XrpcError.BadTokenAudience, "aud must be " + audience);
+    }
+    if (!nsid.equals(token.lxm())) {
+      throw new XrpcException(XrpcError.BadTokenMethod, "lxm must be the method called: " + nsid);
+    }
+    if (!token.keyType().isLowS(token.signature())) {
+      throw invalid("signature is not low-S");
+    }
+    Did issuer = token.issuer();
+    if (!verify(issuer, token)) {
+      throw invalid("bad signature for " + issuer);
+    }
+    if (!replays.firstUse(issuer, token.jti(), token.exp())) {
+      throw new XrpcException(XrpcError.TokenReplayed, "this token (jti) was already used");
+    }
+    return issuer;
+  }
+
+  private boolean verify(Did issuer, ServiceToken token) {
+    AtprotoKey key = resolver.key(issuer);
+    if (matches(key, token)) {
+      return true;
+    }
+    Optional<AtprotoKey> rotated = resolver.refreshedKey(issuer, key);
+    if (rotated.isPresent()) {
+      key = rotated.get();
+      if (matches(key, token)) {
+        return true;
+      }
+    }
+    if (key.type() != token.keyType()) {
+      throw invalid("alg " + token.keyType().jwtAlg() + " does not match the issuer's key type");
+    }
+    return false;
+  }
+
+  private static boolean matches(AtprotoKey key, ServiceToken token) {
+    return key.type() == token.keyType() && key.verify(token.signingInput(), token.signature());
+  }
+
+  private static String bearer(String header) {
+    if (header == null || header.isBlank()) {
+      throw new XrpcException(XrpcError.AuthenticationRequired, "missing Authorization: Bearer <service token>");
+    }
+    if (!header.regionMatches(true, 0, "Bearer ", 0, 7) || header.length() == 7) {
+      throw new XrpcException(XrpcError.AuthenticationRequired, "Authorization must be Bearer <service token>");
+    }
+    return header.substring(7).trim();
+  }
+
+  private static XrpcException invalid(String message) {
+    return new XrpcException(XrpcError.InvalidToken, message);
+  }
+}
