@@ -1,5 +1,6 @@
 package dev.mlsds.codec;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.Arrays;
 import java.util.HexFormat;
@@ -17,7 +18,8 @@ import java.util.HexFormat;
  *   <li>{@value #RULE_CIPHER_SUITE}: a known suite the policy allows;</li>
  *   <li>{@value #RULE_LEAF_NODE_SOURCE}: {@code leaf_node_source == key_package};</li>
  *   <li>{@value #RULE_CREDENTIAL_TYPE}: a {@code basic} credential;</li>
- *   <li>{@value #RULE_IDENTITY}: its identity equals the expected one (skipped when that is null);</li>
+ *   <li>{@value #RULE_IDENTITY}: its identity bytes are the UTF-8 encoding of the expected identity
+ *       (skipped when that is null);</li>
  *   <li>{@value #RULE_CREDENTIAL_CAPABILITY}: the credential type is listed in {@code capabilities.credentials};</li>
  *   <li>{@value #RULE_EXTENSION_CAPABILITY}: every LeafNode extension that is neither a default one
  *       (types 1–5) nor GREASE is listed in {@code capabilities.extensions} (RFC 9420 §7.3; the
@@ -107,7 +109,9 @@ public final class KeyPackageValidator {
             throw fail(RULE_CREDENTIAL_TYPE, "credential type " + hex16(leaf.credentialType()) + " is not basic");
         }
         String identity = basic.identityString();
-        if (expectedIdentity != null && !expectedIdentity.equals(identity)) {
+        // Compare bytes, not decoded text: distinct invalid UTF-8 sequences decode to the same U+FFFD.
+        if (expectedIdentity != null
+                && !Arrays.equals(basic.identity(), expectedIdentity.getBytes(StandardCharsets.UTF_8))) {
             throw fail(RULE_IDENTITY, "credential identity \"" + identity + "\" is not \"" + expectedIdentity + "\"");
         }
         Capabilities caps = leaf.capabilities();
