@@ -1,5 +1,6 @@
 package dev.mlsds.server.auth;
 
+import com.fasterxml.jackson.annotation.JsonValue;
 import dev.mlsds.server.xrpc.XrpcException;
 import java.util.regex.Pattern;
 
@@ -8,7 +9,7 @@ import java.util.regex.Pattern;
  * Parsing is strict (the W3C DID syntax atproto allows, at most 2048 chars, no fragment or query), so a
  * {@code Did} value is always safe to use as a key or to put in SQL parameters and logs.
  */
-public record Did(String value) {
+public record Did(@JsonValue String value) {
   private static final Pattern SYNTAX = Pattern.compile("^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$");
 
   public Did {

@@ -97,6 +97,10 @@ public final class XrpcRouter {
     Did caller = authenticate(ctx, nsid);
     XrpcParams params = new XrpcParams(ctx.queryParamMap());
     XrpcInput input = m.kind() == Kind.PROCEDURE ? readBody(ctx, m.maxBodyBytes()) : XrpcInput.empty();
+    // Compatibility: 2025 clients send senderDid; it may only repeat the caller's identity (API.md §1).
+    input.optString("senderDid").filter(s -> !s.equals(caller.value())).ifPresent(s -> {
+      throw new XrpcException(XrpcError.Forbidden, "senderDid must be the caller's own DID");
+    });
     XrpcCall call = new XrpcCall(nsid, caller, params, input, ctx.attribute(RequestIds.ATTRIBUTE));
 
     Optional<String> key = m.kind() == Kind.PROCEDURE ? input.optString("idempotencyKey", 1, 64) : Optional.empty();

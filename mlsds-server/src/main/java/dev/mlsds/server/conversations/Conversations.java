@@ -1,0 +1,62 @@
+package dev.mlsds.server.conversations;
+
+import dev.mlsds.server.auth.Did;
+import java.time.Instant;
+import java.util.List;
+
+/** The records of the conversation methods (API.md §4): views and each method's input and output. */
+public final class Conversations {
+  private Conversations() {}
+
+  /** {@code memberView}. */
+  public record MemberView(Did did, Instant joinedAt, String role, List<String> devices) {}
+
+  /** {@code convoView}; {@code id} = {@code groupId} = the hex MLS group id. */
+  public record ConvoView(String id, String groupId, Did creator, List<MemberView> members, long epoch,
+      String cipherSuite, Instant createdAt, Instant lastMessageAt, Metadata metadata) {}
+
+  public record Metadata(String name, String description) {}
+
+  public static final class CreateConvo {
+    public record Input(ConvoId groupId, int cipherSuite, Metadata metadata, List<Did> initialMembers,
+        byte[] commit, byte[] welcome, byte[] groupInfo) {}
+  }
+
+  public static final class AddMembers {
+    public record Input(ConvoId convoId, List<Did> didList, byte[] commit, byte[] welcome, byte[] groupInfo) {}
+
+    public record WelcomeRecipient(Did did, String deviceId, String keyPackageRef) {}
+
+    public record Output(boolean success, long newEpoch, List<WelcomeRecipient> welcomeRecipients) {}
+  }
+
+  public static final class RemoveMember {
+    public record Input(ConvoId convoId, Did targetDid, byte[] commit, byte[] groupInfo) {}
+
+    public record Output(boolean success, long newEpoch) {}
+  }
+
+  public static final class LeaveConvo {
+    public record Output(boolean success) {}
+  }
+
+  public static final class GetConvos {
+    public record Output(List<ConvoView> conversations, String cursor) {}
+  }
+
+  public static final class GetEpoch {
+    public record Output(String convoId, long currentEpoch) {}
+  }
+
+  public static final class GetGroupInfo {
+    public record Output(byte[] groupInfo, long epoch) {}
+  }
+
+  public static final class UpdateGroupInfo {
+    public record Output(boolean success, long epoch) {}
+  }
+
+  public static final class ProcessExternalCommit {
+    public record Output(long epoch) {}
+  }
+}

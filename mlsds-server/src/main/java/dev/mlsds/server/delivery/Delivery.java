@@ -1,0 +1,33 @@
+package dev.mlsds.server.delivery;
+
+import dev.mlsds.server.auth.Did;
+import dev.mlsds.server.delivery.MessageStore.MessageView;
+import java.time.Instant;
+import java.util.List;
+
+/** The records of the message and Welcome methods (API.md §5-§6). */
+public final class Delivery {
+  private Delivery() {}
+
+  public static final class SendMessage {
+    public record Output(String messageId, long seq, long epoch, Instant receivedAt) {}
+  }
+
+  public static final class GetMessages {
+    public record Output(List<MessageView> messages, long lastSeq, boolean hasMore) {}
+  }
+
+  public static final class GetCommits {
+    public record CommitView(long seq, long epoch, Did sender, byte[] commitData, Instant createdAt) {}
+
+    public record Output(String convoId, List<CommitView> commits) {}
+  }
+
+  public static final class GetWelcome {
+    public record Output(String convoId, byte[] welcome, String keyPackageRef, String deviceId) {}
+  }
+
+  public static final class ConfirmWelcome {
+    public record Output(boolean confirmed) {}
+  }
+}
