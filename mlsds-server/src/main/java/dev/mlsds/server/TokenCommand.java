@@ -2,12 +2,15 @@ package dev.mlsds.server;
 
 import dev.mlsds.server.auth.DevIdentity;
 import dev.mlsds.server.auth.KeyType;
+import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code mlsds token NSID}: prints a service token for calling NSID on the configured service, signed by
@@ -18,6 +21,7 @@ import picocli.CommandLine.Parameters;
     description = "Dev helper: print a service token for NSID from a local did:key identity (created on first use).")
 final class TokenCommand implements Callable<Integer> {
   @Mixin Main.Settings settings;
+  @Spec CommandSpec spec;
 
   @Parameters(index = "0", arity = "0..1", paramLabel = "NSID", description = "the method the token is for (lxm)")
   String nsid;
@@ -38,15 +42,17 @@ final class TokenCommand implements Callable<Integer> {
 
   @Override
   public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
     Config config;
     try {
       config = settings.toConfig();
     } catch (IllegalArgumentException e) {
-      System.err.println("mlsds: " + e.getMessage());
+      err.println("mlsds: " + e.getMessage());
       return 2;
     }
     if (!printDid && (nsid == null || nsid.isBlank())) {
-      System.err.println("mlsds token: give the NSID to call, e.g. mlsds token blue.catbird.mls.getConvos");
+      err.println("mlsds token: give the NSID to call, e.g. mlsds token blue.catbird.mls.getConvos");
       return 2;
     }
     Path file = identityFile != null ? identityFile : config.dataDir().resolve("dev-identity.json");
@@ -54,14 +60,15 @@ final class TokenCommand implements Callable<Integer> {
     try {
       identity = DevIdentity.loadOrCreate(file, keyType);
     } catch (RuntimeException e) {
-      System.err.println("mlsds token: " + e.getMessage());
+      err.println("mlsds token: " + e.getMessage());
       return 2;
     }
     if (!config.allowDidKey()) {
-      System.err.println("mlsds token: note: this configuration refuses did:key issuers (MLSDS_ALLOW_DID_KEY=false)");
+      err.println("mlsds token: note: this configuration refuses did:key issuers (MLSDS_ALLOW_DID_KEY=false)");
     }
-    System.out.println(printDid ? identity.did().value()
+    out.println(printDid ? identity.did().value()
         : identity.token(audience != null ? audience : config.serviceDid(), nsid));
+    out.flush();
     return 0;
   }
 }

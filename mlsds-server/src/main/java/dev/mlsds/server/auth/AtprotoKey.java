@@ -95,6 +95,17 @@ public record AtprotoKey(KeyType type, ECPublicKeyParameters params) {
     return verifier.verifySignature(sha256(message), r, s);
   }
 
+  /** Keys are equal when they are the same point on the same curve. */
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof AtprotoKey k && k.type == type && k.params.getQ().equals(params.getQ());
+  }
+
+  @Override
+  public int hashCode() {
+    return params.getQ().hashCode();
+  }
+
   static byte[] sha256(byte[] message) {
     try {
       return MessageDigest.getInstance("SHA-256").digest(message);

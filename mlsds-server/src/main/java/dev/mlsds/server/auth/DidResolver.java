@@ -125,13 +125,13 @@ public final class DidResolver {
       return Optional.empty();
     }
     Resolution current = await(did, cache.get(did));
-    if (current instanceof Found f && f.key() == stale
+    if (current instanceof Found f && f.key().equals(stale)
         && System.nanoTime() - f.resolvedAtNanos() >= minRefreshNanos) {
       cache.synchronous().asMap().remove(did, current); // only this entry: a concurrent refresh is kept
       current = await(did, cache.get(did));
     }
     AtprotoKey now = keyOf(current);
-    return now == stale ? Optional.empty() : Optional.of(now);
+    return now.equals(stale) ? Optional.empty() : Optional.of(now);
   }
 
   private AtprotoKey didKey(Did did) {
