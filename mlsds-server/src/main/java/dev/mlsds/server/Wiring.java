@@ -3,6 +3,16 @@ package dev.mlsds.server;
 import dev.mlsds.server.auth.DidResolver;
 import dev.mlsds.server.auth.JtiStore;
 import dev.mlsds.server.auth.ServiceAuthenticator;
+import dev.mlsds.server.conversations.ConvoHandlers;
+import dev.mlsds.server.conversations.ConvoService;
+import dev.mlsds.server.conversations.ConvoStore;
+import dev.mlsds.server.delivery.DeliveryHandlers;
+import dev.mlsds.server.delivery.DeliveryService;
+import dev.mlsds.server.delivery.MessageLog;
+import dev.mlsds.server.delivery.MessageStore;
+import dev.mlsds.server.delivery.WelcomeStore;
+import dev.mlsds.server.keypackages.KeyPackageMetrics;
+import dev.mlsds.server.keypackages.KeyPackageStore;
 import dev.mlsds.server.limits.RateLimits;
 import dev.mlsds.server.realtime.ConvoEventLog;
 import dev.mlsds.server.realtime.Notifier;
@@ -31,8 +41,18 @@ public final class Wiring {
     ConvoEventLog eventLog = new ConvoEventLog(db.dialect());
 
     // Feature: key packages (API.md §3).
+    KeyPackageStore keyPackageStore = new KeyPackageStore(db.dialect(), new KeyPackageMetrics(server.metrics().registry()));
 
     // Feature: conversations and delivery (API.md §4-§6).
+    ConvoStore convoStore = new ConvoStore(db.dialect());
+    MessageStore messageStore = new MessageStore();
+    WelcomeStore welcomeStore = new WelcomeStore();
+    MessageLog messageLog = new MessageLog(convoStore, messageStore);
+    ConvoHandlers.register(server.router(), new ConvoService(db, convoStore, messageLog, welcomeStore, keyPackageStore,
+        eventLog, notifier, clock, config.limits(), server.metrics().registry()), config.limits().membersPerConvo());
+    DeliveryHandlers.register(server.router(), new DeliveryService(db, convoStore, messageStore, messageLog,
+        welcomeStore, keyPackageStore, eventLog, notifier, clock, config.limits(), server.metrics().registry()),
+        config.limits().messageMaxBytes());
 
     // Feature: realtime (API.md §7).
 

@@ -1,0 +1,397 @@
+package dev.mlsds.server.conversations;
+
+import dev.mlsds.codec.CipherSuite;
+import dev.mlsds.codec.GroupInfo;
+import dev.mlsds.codec.Proposal;
+import dev.mlsds.codec.Sender;
+import dev.mlsds.codec.Welcome;
+import dev.mlsds.server.Config;
+import dev.mlsds.server.auth.Did;
+import dev.mlsds.server.conversations.Conversations.AddMembers;
+import dev.mlsds.server.conversations.Conversations.ConvoView;
+import dev.mlsds.server.conversations.Conversations.CreateConvo;
+import dev.mlsds.server.conversations.Conversations.MemberView;
+import dev.mlsds.server.conversations.Conversations.Metadata;
+import dev.mlsds.server.conversations.Conversations.RemoveMember;
+import dev.mlsds.server.delivery.MessageLog;
+import dev.mlsds.server.delivery.MlsInput;
+import dev.mlsds.server.delivery.WelcomeStore;
+import dev.mlsds.server.keypackages.KeyPackageStore;
+import dev.mlsds.server.keypackages.StoredKeyPackage;
+import dev.mlsds.server.realtime.ConvoEventLog;
+import dev.mlsds.server.realtime.Notifier;
+import dev.mlsds.server.storage.Database;
+import dev.mlsds.server.xrpc.XrpcError;
+import dev.mlsds.server.xrpc.XrpcException;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.jdbi.v3.core.Handle;
+
+/**
+ * Conversation rules (API.md §4): creation, commit bundles that add members, removal, leaving, and the
+ * group state a member may read. Every method is one transaction; notifications go out after it
+ * commits, and only for what committed.
+ *
+ * <p>Add/Welcome invariants (lessons.md, "Key packages and Welcomes"): the Welcome's recipients are read
+ * from the Welcome itself ({@code secrets[].new_member}), never from a client-supplied hash; each must be
+ * a KeyPackage of a DID in {@code didList} that this caller reserved or that is still available; each
+ * becomes {@code used} and gets its own Welcome delivery, routed to the device that published it; the
+ * Welcome is stored in the same transaction as the Commit's acceptance, so it is never delivered for a
+ * Commit that lost (RFC 9420 §14).
+ */
+public final class ConvoService {
+  private final Database db;
+  private final ConvoStore convos;
+  private final MessageLog log;
+  private final WelcomeStore welcomes;
+  private final KeyPackageStore keyPackages;
+  private final ConvoEventLog events;
+  private final Notifier notifier;
+  private final Clock clock;
+  private final Config.Limits limits;
+  private final Counter commitConflicts;
+
+  public ConvoService(Database db, ConvoStore convos, MessageLog log, WelcomeStore welcomes,
+      KeyPackageStore keyPackages, ConvoEventLog events, Notifier notifier, Clock clock, Config.Limits limits,
+      MeterRegistry metrics) {
+    this.db = db;
+    this.convos = convos;
+    this.log = log;
+    this.welcomes = welcomes;
+    this.keyPackages = keyPackages;
+    this.events = events;
+    this.notifier = notifier;
+    this.clock = clock;
+    this.limits = limits;
+    this.commitConflicts = Counter.builder("mlsds.commit.conflicts")
+        .description("Commits refused because another commit already took the epoch (StaleEpoch/FutureEpoch)")
+        .register(metrics);
+  }
+
+  public ConvoView createConvo(Did caller, CreateConvo.Input in) {
+    boolean bundle = !in.initialMembers().isEmpty();
+    if (bundle && (in.commit() == null || in.welcome() == null)) {
+      throw XrpcException.invalidRequest("initialMembers needs a commit and a welcome");
+    }
+    if (!bundle && (in.commit() != null || in.welcome() != null)) {
+      throw XrpcException.invalidRequest("commit and welcome need initialMembers");
+    }
+    Bundle parsed = bundle ? parseBundle(in.groupId(), in.commit(), in.welcome(), in.groupInfo(), in.initialMembers()) : null;
+    long now = clock.millis();
+    ConvoView view = withConflictCount(() -> db.inTransaction(h -> {
+      String name = in.metadata() == null ? null : in.metadata().name();
+      String description = in.metadata() == null ? null : in.metadata().description();
+      if (!convos.insert(h, in.groupId(), caller, in.cipherSuite(), name, description, now)) {
+        throw new XrpcException(XrpcError.ConvoExists, "a conversation with this groupId already exists");
+      }
+      convos.addMember(h, in.groupId(), caller, "admin", 0, now);
+      if (parsed != null) {
+        applyAdd(h, caller, convos.lock(h, in.groupId()), parsed, now);
+      }
+      return view(h, in.groupId());
+    }));
+    notifier.convoChanged(in.groupId().value());
+    return view;
+  }
+
+  public AddMembers.Output addMembers(Did caller, AddMembers.Input in) {
+    Bundle parsed = parseBundle(in.convoId(), in.commit(), in.welcome(), in.groupInfo(), in.didList());
+    long now = clock.millis();
+    AddMembers.Output out = withConflictCount(() -> db.inTransaction(h -> {
+      ConvoStore.Convo convo = convos.lock(h, in.convoId());
+      ConvoStore.Member me = convos.requireActiveMember(h, in.convoId(), caller);
+      if (convo.adminOnlyAdds() && !me.isAdmin()) {
+        throw new XrpcException(XrpcError.NotAdmin, "only admins may add members to this conversation");
+      }
+      return applyAdd(h, caller, convo, parsed, now);
+    }));
+    notifier.convoChanged(in.convoId().value());
+    return out;
+  }
+
+  /** A commit bundle, parsed and checked before the transaction (cheap, no I/O). */
+  private record Bundle(MlsInput.GroupMessage commit, Welcome welcome, List<String> refs, GroupInfo groupInfo,
+      byte[] groupInfoRaw, Set<Did> dids) {}
+
+  private Bundle parseBundle(ConvoId convo, byte[] commitBytes, byte[] welcomeBytes, byte[] groupInfoBytes, List<Did> dids) {
+    MlsInput.GroupMessage commit = MlsInput.commit(commitBytes, convo, "commit");
+    Welcome welcome = MlsInput.welcome(welcomeBytes, "welcome");
+    List<String> refs = welcome.newMembers().stream().map(HexFormat.of()::formatHex).distinct().toList();
+    Set<String> added = commit.addedKeyPackageRefs();
+    if (commit.proposalsFullyVisible() && !added.equals(new LinkedHashSet<>(refs))) {
+      throw new XrpcException(XrpcError.WelcomeMismatch,
+          "the Welcome's recipients are not the KeyPackages the commit adds");
+    }
+    GroupInfo gi = null;
+    if (groupInfoBytes != null) {
+      gi = MlsInput.groupInfo(groupInfoBytes, convo, "groupInfo");
+      if (gi.epoch() != commit.epoch() + 1) {
+        throw new XrpcException(XrpcError.InvalidMlsMessage,
+            "groupInfo is for epoch " + gi.epoch() + ", the commit creates epoch " + (commit.epoch() + 1));
+      }
+    }
+    return new Bundle(commit, welcome, refs, gi, groupInfoBytes, new LinkedHashSet<>(dids));
+  }
+
+  /** The add half of a commit bundle, on a locked conversation. */
+  private AddMembers.Output applyAdd(Handle h, Did caller, ConvoStore.Convo convo, Bundle b, long now) {
+    ConvoId id = new ConvoId(convo.id());
+    if (b.welcome().cipherSuite() != convo.cipherSuite()) {
+      throw new XrpcException(XrpcError.InvalidCipherSuite, "the Welcome's cipher suite " + b.welcome().cipherSuite()
+          + " is not the conversation's " + convo.cipherSuite());
+    }
+    MessageLog.requireCurrentEpoch(convo, b.commit().epoch(), "commit");
+    List<AddMembers.WelcomeRecipient> recipients = new ArrayList<>();
+    Set<Did> covered = new LinkedHashSet<>();
+    for (String ref : b.refs()) {
+      StoredKeyPackage kp = keyPackages.find(h, ref)
+          .filter(k -> b.dids().contains(k.did()))
+          .filter(k -> k.cipherSuite().id() == convo.cipherSuite())
+          .filter(k -> k.usableBy(caller, now))
+          .orElseThrow(() -> new XrpcException(XrpcError.KeyPackageNotFound, "KeyPackageRef " + ref
+              + " is not an available KeyPackage of a DID in didList (nor one reserved by the caller)"));
+      recipients.add(new AddMembers.WelcomeRecipient(kp.did(), kp.deviceId().value(), ref));
+      covered.add(kp.did());
+    }
+    Set<Did> uncovered = new LinkedHashSet<>(b.dids());
+    uncovered.removeAll(covered);
+    if (!uncovered.isEmpty()) {
+      throw new XrpcException(XrpcError.WelcomeMismatch, "the Welcome names no KeyPackage of " + uncovered.iterator().next());
+    }
+    long active = convos.countActive(h, id);
+    long joining = b.dids().stream().filter(d -> convos.member(h, id, d).map(m -> !m.active()).orElse(true)).count();
+    if (active + joining > limits.membersPerConvo()) {
+      throw new XrpcException(XrpcError.TooManyMembers, "a conversation holds at most " + limits.membersPerConvo() + " members");
+    }
+    var stored = log.acceptCommit(h, convo, caller, b.commit(), now);
+    long newEpoch = convo.epoch() + 1;
+    for (Did did : b.dids()) {
+      boolean alreadyActive = convos.member(h, id, did).map(ConvoStore.Member::active).orElse(false);
+      if (!alreadyActive) {
+        convos.addMember(h, id, did, "member", stored.seq(), now);
+        events.append(h, convo.id(), "membershipEvent", membership(convo.id(), did, "added", newEpoch), null, now);
+      }
+    }
+    for (AddMembers.WelcomeRecipient r : recipients) {
+      keyPackages.markUsed(h, r.keyPackageRef(), convo.id(), now);
+      welcomes.insert(h, id, r.keyPackageRef(), r.did(), r.deviceId(), b.welcome().raw(), now);
+      convos.addDevice(h, id, r.did(), r.deviceId());
+      events.append(h, convo.id(), "welcomeEvent", Map.of("convoId", convo.id(), "deviceId", r.deviceId()), r.did(), now);
+    }
+    if (b.groupInfo() != null) {
+      convos.setGroupInfo(h, id, b.groupInfoRaw(), b.groupInfo().epoch());
+    }
+    return new AddMembers.Output(true, newEpoch, recipients);
+  }
+
+  public RemoveMember.Output removeMember(Did caller, RemoveMember.Input in) {
+    MlsInput.GroupMessage commit = MlsInput.commit(in.commit(), in.convoId(), "commit");
+    if (commit.proposalsFullyVisible() && !commit.visibleProposalTypes().contains(Proposal.REMOVE)) {
+      throw new XrpcException(XrpcError.InvalidMlsMessage, "commit: removes no member");
+    }
+    GroupInfo gi = in.groupInfo() == null ? null : MlsInput.groupInfo(in.groupInfo(), in.convoId(), "groupInfo");
+    long now = clock.millis();
+    RemoveMember.Output out = withConflictCount(() -> db.inTransaction(h -> {
+      ConvoStore.Convo convo = convos.lock(h, in.convoId());
+      ConvoStore.Member me = convos.requireActiveMember(h, in.convoId(), caller);
+      ConvoStore.Member target = convos.member(h, in.convoId(), in.targetDid())
+          .orElseThrow(() -> XrpcException.invalidRequest("targetDid is not a member of this conversation"));
+      // A member who already left can be removed from the MLS group by any member (leaveConvo asks for it).
+      if (target.active() && !me.isAdmin()) {
+        throw new XrpcException(XrpcError.NotAdmin, "only admins may remove members");
+      }
+      if (gi != null && gi.epoch() != commit.epoch() + 1) {
+        throw new XrpcException(XrpcError.InvalidMlsMessage, "groupInfo is not for the epoch the commit creates");
+      }
+      log.acceptCommit(h, convo, caller, commit, now);
+      long newEpoch = convo.epoch() + 1;
+      convos.deactivate(h, in.convoId(), in.targetDid(), now);
+      welcomes.cancelFor(h, in.convoId(), in.targetDid());
+      events.append(h, convo.id(), "membershipEvent", membership(convo.id(), in.targetDid(), "removed", newEpoch), null, now);
+      if (gi != null) {
+        convos.setGroupInfo(h, in.convoId(), in.groupInfo(), gi.epoch());
+      }
+      promoteIfNoAdmin(h, in.convoId());
+      return new RemoveMember.Output(true, newEpoch);
+    }));
+    notifier.convoChanged(in.convoId().value());
+    return out;
+  }
+
+  public Conversations.LeaveConvo.Output leaveConvo(Did caller, ConvoId convoId) {
+    long now = clock.millis();
+    db.inTransaction(h -> {
+      ConvoStore.Convo convo = convos.lock(h, convoId);
+      convos.requireActiveMember(h, convoId, caller);
+      convos.deactivate(h, convoId, caller, now);
+      welcomes.cancelFor(h, convoId, caller);
+      events.append(h, convo.id(), "membershipEvent", membership(convo.id(), caller, "left", convo.epoch()), null, now);
+      if (convos.countActive(h, convoId) == 0) {
+        convos.close(h, convoId);
+      } else {
+        promoteIfNoAdmin(h, convoId);
+      }
+      return null;
+    });
+    notifier.convoChanged(convoId.value());
+    return new Conversations.LeaveConvo.Output(true);
+  }
+
+  /** The last admin gone: the longest-standing active member becomes admin. */
+  private void promoteIfNoAdmin(Handle h, ConvoId id) {
+    List<ConvoStore.Member> active = convos.activeMembers(h, List.of(id.value()));
+    if (!active.isEmpty() && active.stream().noneMatch(ConvoStore.Member::isAdmin)) {
+      convos.promote(h, id, active.get(0).did());
+    }
+  }
+
+  public Conversations.GetConvos.Output getConvos(Did caller, int limit, String cursor) {
+    Long afterKey = null;
+    String afterId = null;
+    if (cursor != null) {
+      String[] parts = decodeCursor(cursor);
+      afterKey = Long.parseLong(parts[0]);
+      afterId = parts[1];
+    }
+    Long key = afterKey;
+    String id = afterId;
+    return db.withHandle(h -> {
+      List<ConvoStore.Convo> page = convos.convosOf(h, caller, key, id, limit + 1);
+      boolean more = page.size() > limit;
+      List<ConvoStore.Convo> shown = more ? page.subList(0, limit) : page;
+      List<ConvoView> views = views(h, shown);
+      String next = null;
+      if (more) {
+        ConvoStore.Convo last = shown.get(shown.size() - 1);
+        long k = last.lastMessageAt() != null ? last.lastMessageAt() : last.createdAt();
+        next = Base64.getUrlEncoder().withoutPadding().encodeToString((k + ":" + last.id()).getBytes(StandardCharsets.UTF_8));
+      }
+      return new Conversations.GetConvos.Output(views, next);
+    });
+  }
+
+  private static String[] decodeCursor(String cursor) {
+    try {
+      String s = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.UTF_8);
+      String[] parts = s.split(":", 2);
+      Long.parseLong(parts[0]);
+      new ConvoId(parts[1]);
+      return parts;
+    } catch (RuntimeException e) {
+      throw XrpcException.invalidRequest("cursor is not one this server issued");
+    }
+  }
+
+  public Conversations.GetEpoch.Output getEpoch(Did caller, ConvoId id) {
+    return db.withHandle(h -> {
+      convos.requireActiveMember(h, id, caller);
+      return new Conversations.GetEpoch.Output(id.value(), convos.find(h, id).orElseThrow().epoch());
+    });
+  }
+
+  public Conversations.GetGroupInfo.Output getGroupInfo(Did caller, ConvoId id) {
+    return db.withHandle(h -> {
+      convos.requireActiveMember(h, id, caller);
+      ConvoStore.Convo c = convos.find(h, id).orElseThrow();
+      if (c.groupInfo() == null) {
+        throw new XrpcException(XrpcError.GroupInfoNotFound, "no GroupInfo stored for this conversation");
+      }
+      return new Conversations.GetGroupInfo.Output(c.groupInfo(), c.groupInfoEpoch());
+    });
+  }
+
+  public Conversations.UpdateGroupInfo.Output updateGroupInfo(Did caller, ConvoId id, byte[] groupInfo) {
+    GroupInfo gi = MlsInput.groupInfo(groupInfo, id, "groupInfo");
+    return db.inTransaction(h -> {
+      ConvoStore.Convo convo = convos.lock(h, id);
+      convos.requireActiveMember(h, id, caller);
+      MessageLog.requireCurrentEpoch(convo, gi.epoch(), "groupInfo");
+      convos.setGroupInfo(h, id, groupInfo, gi.epoch());
+      return new Conversations.UpdateGroupInfo.Output(true, gi.epoch());
+    });
+  }
+
+  /**
+   * A member whose device lost its MLS state rejoins with an external commit. Only current members may
+   * (external commits are denied to everyone else by default, lessons.md "Security").
+   */
+  public Conversations.ProcessExternalCommit.Output processExternalCommit(Did caller, ConvoId id, byte[] commitBytes,
+      byte[] groupInfo) {
+    MlsInput.GroupMessage commit = MlsInput.commit(commitBytes, id, "commit");
+    if (commit.publicMessage() == null || commit.publicMessage().sender().type() != Sender.Type.NEW_MEMBER_COMMIT) {
+      throw new XrpcException(XrpcError.InvalidMlsMessage,
+          "commit: an external commit is a PublicMessage from sender type new_member_commit");
+    }
+    GroupInfo gi = groupInfo == null ? null : MlsInput.groupInfo(groupInfo, id, "groupInfo");
+    long now = clock.millis();
+    var out = withConflictCount(() -> db.inTransaction(h -> {
+      ConvoStore.Convo convo = convos.lock(h, id);
+      convos.requireActiveMember(h, id, caller);
+      if (gi != null && gi.epoch() != commit.epoch() + 1) {
+        throw new XrpcException(XrpcError.InvalidMlsMessage, "groupInfo is not for the epoch the commit creates");
+      }
+      log.acceptCommit(h, convo, caller, commit, now);
+      if (gi != null) {
+        convos.setGroupInfo(h, id, groupInfo, gi.epoch());
+      }
+      return new Conversations.ProcessExternalCommit.Output(convo.epoch() + 1);
+    }));
+    notifier.convoChanged(id.value());
+    return out;
+  }
+
+  /** The API view of one conversation (inside a transaction or handle). */
+  public ConvoView view(Handle h, ConvoId id) {
+    return views(h, List.of(convos.find(h, id).orElseThrow(() -> ConvoStore.notFound(id)))).get(0);
+  }
+
+  private List<ConvoView> views(Handle h, List<ConvoStore.Convo> list) {
+    List<String> ids = list.stream().map(ConvoStore.Convo::id).toList();
+    Map<String, List<ConvoStore.Member>> members = new LinkedHashMap<>();
+    for (ConvoStore.Member m : convos.activeMembers(h, ids)) {
+      members.computeIfAbsent(m.convoId(), k -> new ArrayList<>()).add(m);
+    }
+    Map<String, Map<String, List<String>>> devices = convos.devices(h, ids);
+    List<ConvoView> out = new ArrayList<>();
+    for (ConvoStore.Convo c : list) {
+      List<MemberView> mv = members.getOrDefault(c.id(), List.of()).stream()
+          .map(m -> new MemberView(m.did(), Instant.ofEpochMilli(m.joinedAt()), m.role(),
+              devices.getOrDefault(c.id(), Map.of()).getOrDefault(m.did().value(), List.of())))
+          .toList();
+      Metadata md = c.name() == null && c.description() == null ? null : new Metadata(c.name(), c.description());
+      out.add(new ConvoView(c.id(), c.id(), c.creator(), mv, c.epoch(), suiteName(c.cipherSuite()),
+          Instant.ofEpochMilli(c.createdAt()), c.lastMessageAt() == null ? null : Instant.ofEpochMilli(c.lastMessageAt()), md));
+    }
+    return out;
+  }
+
+  static String suiteName(int id) {
+    return CipherSuite.byId(id).map(CipherSuite::name).orElse(Integer.toString(id));
+  }
+
+  static Map<String, Object> membership(String convoId, Did did, String action, long epoch) {
+    return Map.of("convoId", convoId, "did", did.value(), "action", action, "epoch", epoch);
+  }
+
+  private <T> T withConflictCount(java.util.function.Supplier<T> work) {
+    try {
+      return work.get();
+    } catch (XrpcException e) {
+      if (e.error() == XrpcError.StaleEpoch || e.error() == XrpcError.FutureEpoch) {
+        commitConflicts.increment();
+      }
+      throw e;
+    }
+  }
+}

@@ -1,0 +1,242 @@
+package dev.mlsds.server.delivery;
+
+import dev.mlsds.codec.Proposal;
+import dev.mlsds.server.Config;
+import dev.mlsds.server.auth.Did;
+import dev.mlsds.server.conversations.ConvoId;
+import dev.mlsds.server.conversations.ConvoStore;
+import dev.mlsds.server.delivery.MessageStore.MessageView;
+import dev.mlsds.server.keypackages.KeyPackageStore;
+import dev.mlsds.server.realtime.ConvoEventLog;
+import dev.mlsds.server.realtime.Notifier;
+import dev.mlsds.server.storage.Database;
+import dev.mlsds.server.xrpc.XrpcError;
+import dev.mlsds.server.xrpc.XrpcException;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.time.Clock;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.jdbi.v3.core.Handle;
+
+/**
+ * Messages and Welcome delivery (API.md §5-§6).
+ *
+ * <p>sendMessage reads group id, epoch and content type from the MLS bytes; application messages and
+ * proposals are accepted for epochs {@code current - window .. current}, Commits only through
+ * {@link MessageLog#acceptCommit}. A member sees only the log after the Commit that added them.
+ *
+ * <p>getWelcome hands a device the Welcome routed to it by KeyPackageRef, and only while that KeyPackage
+ * still exists for the caller (not deleted by a sync), so a device that published newer KeyPackages after
+ * being added still gets the Welcome for the one it holds (the seed document's fix, done so it survives:
+ * the KeyPackage is {@code used} at add time and {@code consumed} at first fetch, in that transaction).
+ */
+public final class DeliveryService {
+  /** Commits returned by one getCommits call at most. */
+  static final int MAX_COMMITS = 1000;
+
+  private final Database db;
+  private final ConvoStore convos;
+  private final MessageStore messages;
+  private final MessageLog log;
+  private final WelcomeStore welcomes;
+  private final KeyPackageStore keyPackages;
+  private final ConvoEventLog events;
+  private final Notifier notifier;
+  private final Clock clock;
+  private final Config.Limits limits;
+  private final WelcomeMetrics welcomeMetrics;
+
+  public DeliveryService(Database db, ConvoStore convos, MessageStore messages, MessageLog log, WelcomeStore welcomes,
+      KeyPackageStore keyPackages, ConvoEventLog events, Notifier notifier, Clock clock, Config.Limits limits,
+      MeterRegistry metrics) {
+    this.db = db;
+    this.convos = convos;
+    this.messages = messages;
+    this.log = log;
+    this.welcomes = welcomes;
+    this.keyPackages = keyPackages;
+    this.events = events;
+    this.notifier = notifier;
+    this.clock = clock;
+    this.limits = limits;
+    this.welcomeMetrics = new WelcomeMetrics(metrics);
+  }
+
+  public Delivery.SendMessage.Output sendMessage(Did caller, ConvoId id, byte[] ciphertext, String msgId, Long epoch) {
+    if (ciphertext.length > limits.messageMaxBytes()) {
+      throw new XrpcException(XrpcError.PayloadTooLarge, "message exceeds " + limits.messageMaxBytes() + " bytes");
+    }
+    MlsInput.GroupMessage msg = MlsInput.groupMessage(ciphertext, id, "ciphertext");
+    if (epoch != null && epoch != msg.epoch()) {
+      throw new XrpcException(XrpcError.InvalidMlsMessage,
+          "epoch " + epoch + " does not match the message's own epoch " + msg.epoch());
+    }
+    if (msg.isCommit() && msg.proposalsFullyVisible()) {
+      Set<Integer> types = msg.visibleProposalTypes();
+      if (types.contains(Proposal.ADD) || types.contains(Proposal.REMOVE)) {
+        throw XrpcException.invalidRequest("a commit that adds or removes members goes through addMembers/removeMember");
+      }
+    }
+    long now = clock.millis();
+    MessageView stored = db.inTransaction(h -> {
+      ConvoStore.Convo convo = convos.lock(h, id);
+      convos.requireActiveMember(h, id, caller);
+      if (msgId != null) {
+        Optional<MessageView> previous = messages.byMsgId(h, id, msgId);
+        if (previous.isPresent()) {
+          return previous.get();
+        }
+      }
+      if (msg.isCommit()) {
+        return log.acceptCommit(h, convo, caller, msg, now);
+      }
+      long window = limits.applicationEpochWindow();
+      if (msg.epoch() > convo.epoch()) {
+        throw new XrpcException(XrpcError.FutureEpoch, "message is for epoch " + msg.epoch()
+            + " but the conversation is at epoch " + convo.epoch(), Map.of("currentEpoch", convo.epoch()));
+      }
+      if (msg.epoch() < convo.epoch() - window) {
+        throw MessageLog.stale(convo, "message is for epoch " + msg.epoch() + ", older than the accepted window of "
+            + window + " epochs before " + convo.epoch());
+      }
+      return log.append(h, convo, caller, msg, msgId, now);
+    });
+    notifier.convoChanged(id.value());
+    return new Delivery.SendMessage.Output(stored.id(), stored.seq(), stored.epoch(), stored.createdAt());
+  }
+
+  public Delivery.GetMessages.Output getMessages(Did caller, ConvoId id, long sinceSeq, int limit) {
+    return db.withHandle(h -> {
+      ConvoStore.Member me = convos.requireActiveMember(h, id, caller);
+      long since = Math.max(sinceSeq, me.joinedSeq());
+      List<MessageView> page = messages.page(h, id, since, limit + 1);
+      boolean more = page.size() > limit;
+      List<MessageView> shown = more ? page.subList(0, limit) : page;
+      long last = shown.isEmpty() ? since : shown.get(shown.size() - 1).seq();
+      return new Delivery.GetMessages.Output(List.copyOf(shown), last, more);
+    });
+  }
+
+  public Delivery.GetCommits.Output getCommits(Did caller, ConvoId id, long fromEpoch, Long toEpoch) {
+    return db.withHandle(h -> {
+      ConvoStore.Member me = convos.requireActiveMember(h, id, caller);
+      long to = toEpoch == null ? Long.MAX_VALUE : toEpoch;
+      List<Delivery.GetCommits.CommitView> commits = messages.commits(h, id, fromEpoch, to, me.joinedSeq(), MAX_COMMITS)
+          .stream().map(m -> new Delivery.GetCommits.CommitView(m.seq(), m.epoch(), m.sender(), m.ciphertext(), m.createdAt()))
+          .toList();
+      return new Delivery.GetCommits.Output(id.value(), commits);
+    });
+  }
+
+  public Delivery.GetWelcome.Output getWelcome(Did caller, ConvoId id, String deviceId) {
+    long now = clock.millis();
+    try {
+      Delivery.GetWelcome.Output out = db.inTransaction(h -> {
+        convos.requireActiveMember(h, id, caller);
+        WelcomeStore.Delivery d = choose(h, id, caller, deviceId);
+        switch (d.state()) {
+          case "pending" -> {
+            welcomes.markFetched(h, d, now);
+            keyPackages.markConsumed(h, d.keyPackageRef(), now);
+          }
+          case "fetched" -> {
+            if (now - d.firstFetchedAt() > limits.welcomeGrace().toMillis()) {
+              throw consumed();
+            }
+          }
+          case "consumed", "failed" -> throw consumed();
+          default -> throw notFound();
+        }
+        return new Delivery.GetWelcome.Output(id.value(), d.data(), d.keyPackageRef(), d.deviceId());
+      });
+      welcomeMetrics.delivered.increment();
+      return out;
+    } catch (XrpcException e) {
+      if (e.error() == XrpcError.WelcomeNotFound) {
+        welcomeMetrics.notFound.increment();
+      } else if (e.error() == XrpcError.WelcomeConsumed) {
+        welcomeMetrics.consumed.increment();
+      }
+      throw e;
+    }
+  }
+
+  public Delivery.ConfirmWelcome.Output confirmWelcome(Did caller, ConvoId id, String deviceId, boolean success,
+      String errorDetails) {
+    long now = clock.millis();
+    db.inTransaction(h -> {
+      convos.lock(h, id);
+      convos.requireActiveMember(h, id, caller);
+      WelcomeStore.Delivery d = choose(h, id, caller, deviceId);
+      switch (d.state()) {
+        case "pending", "fetched" -> {
+          if (success) {
+            welcomes.markConsumed(h, d, now);
+            keyPackages.markConsumed(h, d.keyPackageRef(), now);
+          } else {
+            welcomes.markFailed(h, d, now, errorDetails);
+            events.append(h, id.value(), "readdRequestedEvent",
+                Map.of("convoId", id.value(), "did", caller.value(), "deviceId", d.deviceId()), null, now);
+          }
+        }
+        case "consumed" -> {
+          if (!success) {
+            throw consumed();
+          }
+        }
+        case "failed" -> {
+          if (success) {
+            throw consumed();
+          }
+        }
+        default -> throw notFound();
+      }
+      return null;
+    });
+    notifier.convoChanged(id.value());
+    return new Delivery.ConfirmWelcome.Output(true);
+  }
+
+  /**
+   * The caller's Welcome in this conversation: for {@code deviceId} if given; otherwise the only device
+   * with an open one. Never another device's Welcome (lessons.md: one device consumed another's). Only
+   * Welcomes whose KeyPackage still exists for the caller qualify.
+   */
+  private WelcomeStore.Delivery choose(Handle h, ConvoId id, Did caller, String deviceId) {
+    List<WelcomeStore.Delivery> all = welcomes.forRecipient(h, id, caller).stream()
+        .filter(d -> deviceId == null || d.deviceId().equals(deviceId))
+        .filter(d -> keyPackages.find(h, d.keyPackageRef()).filter(k -> k.did().equals(caller)).isPresent())
+        .toList();
+    if (all.isEmpty()) {
+      throw notFound();
+    }
+    List<WelcomeStore.Delivery> open = all.stream().filter(d -> d.state().equals("pending") || d.state().equals("fetched")).toList();
+    if (deviceId == null && open.stream().map(WelcomeStore.Delivery::deviceId).distinct().count() > 1) {
+      throw XrpcException.invalidRequest("several of the caller's devices have a Welcome here: pass deviceId");
+    }
+    return open.isEmpty() ? all.get(0) : open.get(0);
+  }
+
+  private static XrpcException notFound() {
+    return new XrpcException(XrpcError.WelcomeNotFound, "no Welcome for this device in this conversation");
+  }
+
+  private static XrpcException consumed() {
+    return new XrpcException(XrpcError.WelcomeConsumed, "this Welcome was already consumed");
+  }
+
+  /** Welcome retrieval outcomes (API.md §8). */
+  private static final class WelcomeMetrics {
+    final io.micrometer.core.instrument.Counter delivered;
+    final io.micrometer.core.instrument.Counter notFound;
+    final io.micrometer.core.instrument.Counter consumed;
+
+    WelcomeMetrics(MeterRegistry r) {
+      delivered = io.micrometer.core.instrument.Counter.builder("mlsds.welcome.retrievals").tag("outcome", "delivered").register(r);
+      notFound = io.micrometer.core.instrument.Counter.builder("mlsds.welcome.retrievals").tag("outcome", "not_found").register(r);
+      consumed = io.micrometer.core.instrument.Counter.builder("mlsds.welcome.retrievals").tag("outcome", "consumed").register(r);
+    }
+  }
+}
