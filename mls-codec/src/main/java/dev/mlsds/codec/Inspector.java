@@ -120,7 +120,7 @@ public final class Inspector {
         return new Result(json.endObject().toString(), OK);
     }
 
-    /** An MLSMessage, or failing that a bare KeyPackage; the error of the reading that got further wins. */
+    /** An MLSMessage, or failing that a bare KeyPackage; {@link KeyPackage#pickError} picks the error. */
     private static MlsMessage decodeObject(byte[] bytes) {
         try {
             return MlsMessage.decode(bytes);
@@ -128,7 +128,7 @@ public final class Inspector {
             try {
                 return KeyPackage.decodeBare(bytes);
             } catch (MlsDecodeException bareError) {
-                throw bareError.offset() > messageError.offset() ? bareError : messageError;
+                throw KeyPackage.pickError(bytes, messageError, bareError);
             }
         }
     }

@@ -40,12 +40,10 @@ public record KeyPackage(
      * {@code 0x0001}, and the bare form's next field ({@code cipher_suite}) may be 5, which is also
      * {@code mls_key_package}. So for a {@code 0001 0005} prefix both readings are tried strictly
      * (exact consumption) and the MLSMessage reading wins if both parse; any other prefix can only be
-     * a bare KeyPackage. If neither parses, the error of the reading that got further is thrown.
+     * a bare KeyPackage. If neither parses, see {@link #pickError} for which error is reported.
      */
     public static KeyPackage decode(byte[] bytes) {
-        boolean mayBeFramed = bytes.length >= HEADER_LENGTH
-                && bytes[0] == 0 && bytes[1] == MLS10 && bytes[2] == 0 && bytes[3] == WireFormat.MLS_KEY_PACKAGE.value();
-        if (!mayBeFramed) {
+        if (!isFramedKeyPackageHeader(bytes)) {
             return decodeBare(bytes);
         }
         MlsDecodeException framedError;
@@ -57,8 +55,34 @@ public record KeyPackage(
         try {
             return decodeBare(bytes);
         } catch (MlsDecodeException bareError) {
-            throw bareError.offset() > framedError.offset() ? bareError : framedError;
+            throw pickError(bytes, framedError, bareError);
         }
+    }
+
+    private static boolean isFramedKeyPackageHeader(byte[] b) {
+        return b.length >= HEADER_LENGTH && b[0] == 0 && b[1] == MLS10 && b[2] == 0
+                && b[3] == WireFormat.MLS_KEY_PACKAGE.value();
+    }
+
+    /**
+     * When bytes parse neither as an MLSMessage nor as a bare KeyPackage, the error to report: the
+     * bare reading's if the first four bytes are no MLSMessage header (version 1, a known wire
+     * format), or are {@code 0001 0005} not followed by the inner KeyPackage version {@code 0001}
+     * (then the {@code 0005} was a bare KeyPackage's cipher suite); otherwise the MLSMessage reading's.
+     * Comparing how far each reading got does not work: a misreading wanders further than a real
+     * message truncated just after a length header.
+     */
+    static MlsDecodeException pickError(byte[] b, MlsDecodeException messageError, MlsDecodeException bareError) {
+        boolean header = b.length >= HEADER_LENGTH && b[0] == 0 && b[1] == MLS10 && b[2] == 0
+                && b[3] >= WireFormat.MLS_PUBLIC_MESSAGE.value() && b[3] <= WireFormat.MLS_KEY_PACKAGE.value();
+        if (!header) {
+            return bareError;
+        }
+        if (isFramedKeyPackageHeader(b)) {
+            boolean innerVersion1 = b.length >= HEADER_LENGTH + 2 && b[4] == 0 && b[5] == MLS10;
+            return innerVersion1 ? messageError : bareError;
+        }
+        return messageError;
     }
 
     /** Decodes a bare KeyPackage struct that must use every byte. */
