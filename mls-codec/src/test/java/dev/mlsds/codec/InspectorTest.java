@@ -176,10 +176,10 @@ class InspectorTest {
         assertThat(o.get("error").asText()).isEqualTo("key_package.init_key: vector length 32 exceeds the 31 bytes left");
         assertThat(o.get("offset").asInt()).isEqualTo(8);
 
-        Run notEncoded = run("this is not an MLS object!");
+        Run notEncoded = run("nothex.data");
         assertThat(notEncoded.status).isEqualTo(Inspector.MALFORMED);
         assertThat(notEncoded.only().get("error").asText()).startsWith("input: neither hex nor base64");
-        assertThat(notEncoded.only().get("offset").asInt()).isEqualTo(4);
+        assertThat(notEncoded.only().get("offset").asInt()).as("offset of the '.'").isEqualTo(6);
 
         Run empty = run("  \n");
         assertThat(empty.status).isEqualTo(Inspector.MALFORMED);
