@@ -11,15 +11,17 @@ import dev.mlsds.server.delivery.DeliveryService;
 import dev.mlsds.server.delivery.MessageLog;
 import dev.mlsds.server.delivery.MessageStore;
 import dev.mlsds.server.delivery.WelcomeStore;
+import dev.mlsds.server.keypackages.KeyPackageHandlers;
 import dev.mlsds.server.keypackages.KeyPackageMetrics;
+import dev.mlsds.server.keypackages.KeyPackageService;
 import dev.mlsds.server.keypackages.KeyPackageStore;
 import dev.mlsds.server.limits.RateLimits;
+import dev.mlsds.server.ops.Metrics;
 import dev.mlsds.server.realtime.ConvoEventLog;
 import dev.mlsds.server.realtime.Notifier;
 import dev.mlsds.server.storage.Database;
 import dev.mlsds.server.xrpc.IdempotencyStore;
 import java.time.Clock;
-import java.util.concurrent.atomic.AtomicReference;
 
 /**
  * Builds a complete node from a {@link Config}: storage, authentication, limits and every feature's
@@ -29,19 +31,22 @@ public final class Wiring {
   private Wiring() {}
 
   public static Server build(Config config, Clock clock) {
-    // The Server opens the database, so the jti replay store is bound to it once the Server exists.
-    AtomicReference<JtiStore> jtis = new AtomicReference<>();
+    Metrics metrics = new Metrics();
+    Database db = Database.open(config.validate().effectiveDatabaseUrl(), metrics.registry());
+    JtiStore jtis = new JtiStore(db, clock);
     RateLimits rateLimits = new RateLimits(config.limits(), clock);
-    Server server = new Server(config, clock, new ServiceAuthenticator(config, clock, new DidResolver(config),
-        (issuer, jti, exp) -> jtis.get().firstUse(issuer, jti, exp)), rateLimits);
-    jtis.set(new JtiStore(server.database(), clock));
-    Database db = server.database();
+    Server server = new Server(config, clock, metrics, db,
+        new ServiceAuthenticator(config, clock, new DidResolver(config), jtis::firstUse), rateLimits);
     server.router().idempotency(new IdempotencyStore(db, clock));
     Notifier notifier = Notifier.NONE;
     ConvoEventLog eventLog = new ConvoEventLog(db.dialect());
 
     // Feature: key packages (API.md §3).
-    KeyPackageStore keyPackageStore = new KeyPackageStore(db.dialect(), new KeyPackageMetrics(server.metrics().registry()));
+    KeyPackageMetrics keyPackageMetrics = new KeyPackageMetrics(server.metrics().registry());
+    KeyPackageStore keyPackageStore = new KeyPackageStore(db.dialect(), keyPackageMetrics);
+    KeyPackageService keyPackages = new KeyPackageService(db, keyPackageStore, new WelcomeStore(), eventLog, notifier,
+        config.limits(), clock, keyPackageMetrics);
+    new KeyPackageHandlers(keyPackages, rateLimits, config.limits()).register(server.router());
 
     // Feature: conversations and delivery (API.md §4-§6).
     ConvoStore convoStore = new ConvoStore(db.dialect());
