@@ -48,14 +48,22 @@ public final class Server implements AutoCloseable {
   private volatile boolean draining;
   private Javalin app;
 
+  /** A node that opens its own metrics registry and database pool from {@code config}. */
   public Server(Config config, Clock clock, Authenticator authenticator, RateLimiter rateLimiter) {
+    this(config, clock, new Metrics(), null, authenticator, rateLimiter);
+  }
+
+  /** A node over an already opened {@code db} (which it then owns and closes) and {@code metrics}. */
+  public Server(Config config, Clock clock, Metrics metrics, Database db, Authenticator authenticator,
+      RateLimiter rateLimiter) {
     this.config = config.validate();
     this.clock = clock;
-    this.metrics = new Metrics();
-    this.db = Database.open(config.effectiveDatabaseUrl(), metrics.registry());
-    this.health = new Health(db, clock, version());
+    this.metrics = metrics;
+    this.db = db != null ? db : Database.open(config.effectiveDatabaseUrl(), metrics.registry());
+    this.health = new Health(this.db, clock, version());
     this.router = new XrpcRouter(authenticator, rateLimiter, config.limits().requestMaxBytes());
   }
+
 
   /** The router, so features (and tests) register their methods before {@link #start()}. */
   public XrpcRouter router() {
