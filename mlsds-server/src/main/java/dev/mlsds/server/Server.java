@@ -3,6 +3,7 @@ package dev.mlsds.server;
 import dev.mlsds.server.auth.Authenticator;
 import dev.mlsds.server.limits.RateLimiter;
 import dev.mlsds.server.ops.Health;
+import dev.mlsds.server.ops.Maintenance;
 import dev.mlsds.server.ops.Metrics;
 import dev.mlsds.server.ops.ServiceDidDocument;
 import dev.mlsds.server.storage.Database;
@@ -36,6 +37,7 @@ import org.slf4j.MDC;
 public final class Server implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Server.class);
   static final long DRAIN_TIMEOUT_MS = 10_000;
+  static final java.time.Duration MAINTENANCE_EVERY = java.time.Duration.ofMinutes(1);
   private static final String STARTED_AT = "mlsds.startedAt";
 
   private final Config config;
@@ -44,6 +46,7 @@ public final class Server implements AutoCloseable {
   private final Database db;
   private final Health health;
   private final XrpcRouter router;
+  private final Maintenance maintenance = new Maintenance();
   private final AtomicInteger inFlight = new AtomicInteger();
   private volatile boolean draining;
   private Javalin app;
@@ -80,6 +83,11 @@ public final class Server implements AutoCloseable {
 
   public Config config() {
     return config;
+  }
+
+  /** The periodic housekeeping tasks; features add theirs before {@link #start()}. */
+  public Maintenance maintenance() {
+    return maintenance;
   }
 
   public Clock clock() {
@@ -121,6 +129,7 @@ public final class Server implements AutoCloseable {
       ErrorResponses.install(cfg);
     });
     app.start();
+    maintenance.start(MAINTENANCE_EVERY);
     log.info("mlsds {} listening on http://{}:{} ({} profile, {} storage, service DID {})", version(),
         config.bind(), app.port(), config.profile().name().toLowerCase(), db.dialect().name().toLowerCase(),
         config.serviceDid());
@@ -190,6 +199,7 @@ public final class Server implements AutoCloseable {
         break;
       }
     }
+    maintenance.close();
     if (app != null) {
       app.stop();
     }

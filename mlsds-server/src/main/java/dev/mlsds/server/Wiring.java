@@ -22,6 +22,7 @@ import dev.mlsds.server.realtime.Notifier;
 import dev.mlsds.server.storage.Database;
 import dev.mlsds.server.xrpc.IdempotencyStore;
 import java.time.Clock;
+import java.time.Duration;
 
 /**
  * Builds a complete node from a {@link Config}: storage, authentication, limits and every feature's
@@ -37,7 +38,6 @@ public final class Wiring {
     RateLimits rateLimits = new RateLimits(config.limits(), clock);
     Server server = new Server(config, clock, metrics, db,
         new ServiceAuthenticator(config, clock, new DidResolver(config), jtis::firstUse), rateLimits);
-    server.router().idempotency(new IdempotencyStore(db, clock));
     Notifier notifier = Notifier.NONE;
     ConvoEventLog eventLog = new ConvoEventLog(db.dialect());
 
@@ -58,6 +58,18 @@ public final class Wiring {
     DeliveryHandlers.register(server.router(), new DeliveryService(db, convoStore, messageStore, messageLog,
         welcomeStore, keyPackageStore, eventLog, notifier, clock, config.limits(), server.metrics().registry()),
         config.limits().messageMaxBytes());
+
+    IdempotencyStore idempotency = new IdempotencyStore(db, clock);
+    server.router().idempotency(idempotency);
+    server.maintenance()
+        .task("idempotency-records", () -> idempotency.purgeOlderThan(Duration.ofHours(25)))
+        .task("token-ids", jtis::purgeExpired)
+        .task("key-packages", () -> {
+          KeyPackageService.Purged p = keyPackages.purgeExpired();
+          return p.expiredDeleted() + p.leasesReleased() + p.consumedDeleted() + p.welcomesInvalidated();
+        })
+        .task("welcome-grace", () -> db.inTransaction(h ->
+            welcomeStore.expireGrace(h, clock.millis() - config.limits().welcomeGrace().toMillis())));
 
     // Feature: realtime (API.md §7).
 
