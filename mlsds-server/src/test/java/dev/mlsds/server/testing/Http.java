@@ -55,6 +55,9 @@ public final class Http {
   public Response send(HttpRequest request) {
     try {
       HttpResponse<String> r = CLIENT.send(request, HttpResponse.BodyHandlers.ofString());
+      // Every /xrpc/ response of the suite must conform to its method's lexicon (the API contract).
+      dev.mlsds.server.lexicon.LexiconValidator.checkHttp(request.method(), request.uri(), r.statusCode(),
+          r.headers().firstValue("Content-Type").orElse(""), r.body());
       return new Response(r.statusCode(), r.body(), r.headers());
     } catch (IOException e) {
       throw new AssertionError("request failed: " + request.uri(), e);

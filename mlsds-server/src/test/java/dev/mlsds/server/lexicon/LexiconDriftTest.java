@@ -1,0 +1,288 @@
+package dev.mlsds.server.lexicon;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.mlsds.server.Server;
+import dev.mlsds.server.Wiring;
+import dev.mlsds.server.testing.TestDatabases;
+import dev.mlsds.server.testing.TestServers;
+import dev.mlsds.server.xrpc.Json;
+import dev.mlsds.server.xrpc.XrpcRouter;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.reflect.Constructor;
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.RecordComponent;
+import java.lang.reflect.Type;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.net.http.WebSocket;
+import java.net.http.WebSocketHandshakeException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The routes, the output records and the lexicon files describe one API: a method registered without a
+ * lexicon, a lexicon without a route, a query served as a procedure, a subscription nobody serves, or an
+ * output record whose fields (as Jackson writes them) differ from its lexicon fails here, naming each
+ * difference. The responses themselves are checked against the lexicons on every call of the test suite
+ * (the hook in {@code testing.Http}).
+ */
+class LexiconDriftTest {
+  static final String PREFIX = "blue.catbird.mls.";
+  final Lexicons lexicons = Lexicons.standard();
+
+  @Test
+  void registeredMethodsAndQueryOrProcedureLexiconsAreTheSame() {
+    Map<String, XrpcRouter.Method> routes;
+    try (Server server = Wiring.build(TestServers.config(TestDatabases.sqlite()), Clock.systemUTC())) {
+      routes = Map.copyOf(server.router().methods());
+    }
+    Set<String> lexiconMethods = new TreeSet<>(lexicons.idsOfType("query"));
+    lexiconMethods.addAll(lexicons.idsOfType("procedure"));
+
+    List<String> problems = new ArrayList<>();
+    Set<String> notRegistered = new TreeSet<>(lexiconMethods);
+    notRegistered.removeAll(routes.keySet());
+    if (!notRegistered.isEmpty()) {
+      problems.add("lexicon but no route: " + notRegistered);
+    }
+    for (XrpcRouter.Method m : new TreeSet<>(routes.keySet()).stream().map(routes::get).toList()) {
+      String expected = m.kind() == XrpcRouter.Kind.QUERY ? "query" : "procedure";
+      String actual = lexicons.type(m.nsid()).orElse(null);
+      if (actual == null) {
+        problems.add("route but no lexicon: " + m.nsid() + " (" + expected + ")");
+      } else if (!actual.equals(expected)) {
+        problems.add(m.nsid() + ": routed as a " + expected + ", lexicon says " + actual);
+      }
+    }
+    assertThat(problems).as("routes and lexicons drifted apart").isEmpty();
+  }
+
+  /**
+   * Subscriptions are served outside the router: the SSE stream answers a GET (an unauthenticated one is
+   * a 401, not a 404) and the WebSocket answers an upgrade.
+   */
+  @Test
+  void everySubscriptionLexiconIsServed() throws Exception {
+    Set<String> subscriptions = lexicons.idsOfType("subscription");
+    assertThat(subscriptions).isNotEmpty();
+    List<String> notServed = new ArrayList<>();
+    HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    try (Server server = TestServers.start(TestDatabases.sqlite())) {
+      for (String nsid : subscriptions) {
+        String path = "127.0.0.1:" + server.port() + "/xrpc/" + nsid;
+        int get = plainGet(client, URI.create("http://" + path));
+        int upgrade = get == 404 ? upgrade(client, URI.create("ws://" + path)) : get;
+        if (get == 404 && upgrade == 404) {
+          notServed.add(nsid);
+        }
+      }
+    }
+    assertThat(notServed).as("subscription lexicons with no SSE or WebSocket endpoint").isEmpty();
+  }
+
+  private static int plainGet(HttpClient client, URI uri) throws Exception {
+    HttpRequest req = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10)).header("Accept", "text/event-stream").GET().build();
+    HttpResponse<InputStream> r = client.send(req, HttpResponse.BodyHandlers.ofInputStream());
+    r.body().close();
+    return r.statusCode();
+  }
+
+  private static int upgrade(HttpClient client, URI uri) throws Exception {
+    try {
+      WebSocket ws = client.newWebSocketBuilder().connectTimeout(Duration.ofSeconds(5))
+          .buildAsync(uri, new WebSocket.Listener() {}).get(10, TimeUnit.SECONDS);
+      ws.abort();
+      return 101;
+    } catch (ExecutionException | CompletionException e) {
+      if (e.getCause() instanceof WebSocketHandshakeException h) {
+        return h.getResponse().statusCode();
+      }
+      throw e;
+    }
+  }
+
+  /** Every method of API.md has a lexicon, and every lexicon (but the shared defs) is a method of API.md. */
+  @Test
+  void lexiconsAndApiMdNameTheSameMethods() throws IOException {
+    Set<String> api = new TreeSet<>();
+    Matcher m = Pattern.compile("`(blue\\.catbird\\.mls\\.[A-Za-z]+)`").matcher("");
+    for (String line : Files.readAllLines(apiMd())) {
+      if (line.startsWith("### ")) {
+        m.reset(line);
+        while (m.find()) {
+          api.add(m.group(1));
+        }
+      }
+    }
+    assertThat(api).as("methods found in API.md").hasSizeGreaterThan(15);
+    Set<String> methods = new TreeSet<>(lexicons.ids());
+    methods.remove(Lexicons.DEFS);
+    assertThat(methods).as("lexicon ids vs the methods of API.md").containsExactlyInAnyOrderElementsOf(api);
+  }
+
+  private static Path apiMd() {
+    String shared = System.getProperty("mlsds.shared");
+    Path base = shared != null && !shared.isBlank() ? Path.of(shared)
+        : Lexicons.directory().getParent().resolve("../shared");
+    return base.resolve("spec/API.md").normalize();
+  }
+
+  /**
+   * Every per-method output record ({@code <Method>.Output}, e.g. {@code Conversations.GetEpoch.Output}),
+   * filled with a value for every component and written by the server's own mapper, is valid for its
+   * method's lexicon and produces every field the lexicon declares: names, types and formats (a DID
+   * written as an object, an Instant as a number, a renamed component) are caught without a single request.
+   */
+  @Test
+  void outputRecordsAndTheirLexiconsHaveTheSameFields() throws Exception {
+    List<Class<?>> outputs = outputRecords();
+    assertThat(outputs).as("Output records under dev.mlsds.server").isNotEmpty();
+    LexiconValidator validator = new LexiconValidator(lexicons);
+    List<String> problems = new ArrayList<>();
+    for (Class<?> c : outputs) {
+      String simple = c.getEnclosingClass().getSimpleName();
+      String nsid = PREFIX + Character.toLowerCase(simple.charAt(0)) + simple.substring(1);
+      if (!lexicons.has(nsid)) {
+        problems.add(c.getName() + ": no lexicon " + nsid);
+        continue;
+      }
+      JsonNode schema = lexicons.main(nsid).orElseThrow().path("output").get("schema");
+      Object sample;
+      try {
+        sample = new Samples().build(c, schema, nsid);
+      } catch (ReflectiveOperationException | RuntimeException e) {
+        problems.add(c.getName() + ": cannot build a sample: " + e);
+        continue;
+      }
+      JsonNode json = Json.MAPPER.readTree(Json.write(sample));
+      for (LexiconValidator.Violation v : validator.outputComplete(nsid, json)) {
+        problems.add(c.getName().substring(c.getPackageName().length() + 1) + " vs " + nsid + ": " + v);
+      }
+    }
+    assertThat(problems).as("output records vs lexicons").isEmpty();
+  }
+
+  /** The {@code *$Output} records of the server's main classes. */
+  private static List<Class<?>> outputRecords() throws Exception {
+    Path root = Path.of(Wiring.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+    List<Class<?>> out = new ArrayList<>();
+    try (Stream<Path> walk = Files.walk(root)) {
+      for (Path p : walk.filter(f -> f.getFileName().toString().endsWith("$Output.class")).sorted().toList()) {
+        String rel = root.relativize(p).toString().replace(p.getFileSystem().getSeparator(), "/");
+        Class<?> c = Class.forName(rel.substring(0, rel.length() - ".class".length()).replace('/', '.'), false,
+            LexiconDriftTest.class.getClassLoader());
+        if (c.isRecord() && c.getEnclosingClass() != null) {
+          out.add(c);
+        }
+      }
+    }
+    return out;
+  }
+
+  /** Builds record instances with every component set, each value chosen to satisfy its lexicon property. */
+  private final class Samples {
+    Object build(Type type, JsonNode schema, String nsid) throws ReflectiveOperationException {
+      while (schema != null && schema.path("type").asText().equals("ref")) {
+        Lexicons.Def d = lexicons.resolve(nsid, schema.path("ref").asText()).orElseThrow();
+        schema = d.schema();
+        nsid = d.nsid();
+      }
+      Class<?> raw = type instanceof ParameterizedType p ? (Class<?>) p.getRawType() : (Class<?>) type;
+      if (raw == String.class) {
+        return string(schema);
+      }
+      if (raw == long.class || raw == Long.class || raw == int.class || raw == Integer.class) {
+        long v = schema == null ? 1 : schema.has("const") ? schema.get("const").longValue()
+            : Math.min(Math.max(schema.path("minimum").asLong(1), 1), schema.path("maximum").asLong(Long.MAX_VALUE));
+        return raw == long.class || raw == Long.class ? (Object) v : (Object) (int) v;
+      }
+      if (raw == boolean.class || raw == Boolean.class) {
+        return schema == null || schema.path("const").asBoolean(true);
+      }
+      if (raw == byte[].class) {
+        return new byte[] {1, 2, 3, 4, 5};
+      }
+      if (raw == Instant.class) {
+        return Instant.parse("2026-01-02T03:04:05.678Z");
+      }
+      if (Collection.class.isAssignableFrom(raw)) {
+        Type item = type instanceof ParameterizedType p ? p.getActualTypeArguments()[0] : Object.class;
+        Object one = build(item, schema == null ? null : schema.get("items"), nsid);
+        return Set.class.isAssignableFrom(raw) ? Set.of(one) : List.of(one);
+      }
+      if (Map.class.isAssignableFrom(raw)) {
+        return Map.of();
+      }
+      if (raw.isEnum()) {
+        return raw.getEnumConstants()[0];
+      }
+      if (raw.isRecord()) {
+        RecordComponent[] components = raw.getRecordComponents();
+        // A one-string record (Did, ConvoId, …) is a value: it stands for the string property itself.
+        boolean value = components.length == 1 && components[0].getType() == String.class
+            && (schema == null || !schema.path("type").asText().equals("object"));
+        Object[] args = new Object[components.length];
+        Class<?>[] types = new Class<?>[components.length];
+        for (int i = 0; i < components.length; i++) {
+          types[i] = components[i].getType();
+          JsonNode prop = value ? schema : schema == null ? null : schema.path("properties").get(components[i].getName());
+          args[i] = build(components[i].getGenericType(), prop, nsid);
+        }
+        Constructor<?> ctor = raw.getDeclaredConstructor(types);
+        ctor.setAccessible(true);
+        return ctor.newInstance(args);
+      }
+      throw new IllegalStateException("no sample for " + type.getTypeName());
+    }
+
+    private String string(JsonNode schema) {
+      if (schema == null) {
+        return "0a1b2c3d4e5f";
+      }
+      if (schema.has("const")) {
+        return schema.get("const").asText();
+      }
+      for (String k : List.of("enum", "knownValues")) {
+        if (schema.has(k)) {
+          return schema.get(k).get(0).asText();
+        }
+      }
+      switch (schema.path("format").asText()) {
+        case "did" -> {
+          return "did:plc:ewvi7nxzyoun6zhxrhs64oiz";
+        }
+        case "datetime" -> {
+          return "2026-01-02T03:04:05.678Z";
+        }
+        case "uri" -> {
+          return "wss://mlsds.example/xrpc/blue.catbird.mls.subscribeConvoEvents?ticket=t";
+        }
+        default -> { }
+      }
+      long max = schema.has("maxLength") ? schema.get("maxLength").asLong() : Long.MAX_VALUE;
+      int length = (int) Math.min(Math.max(schema.path("minLength").asLong(0), 12), max);
+      return "0a1b2c3d4e5f6789".repeat(length / 16 + 1).substring(0, length);
+    }
+  }
+}
