@@ -16,9 +16,11 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 /**
  * The group lifecycle over HTTP on a real node, run on every backend: conversations, commit bundles,
@@ -26,6 +28,7 @@ import org.junit.jupiter.api.Test;
  * bytes come from the codec's test builders (the server parses headers only); real MLS clients exchange
  * real messages in the e2e suite.
  */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 abstract class ConvoLifecycleContract {
   static final CipherSuite SUITE = CipherSuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
   Server server;
@@ -37,15 +40,20 @@ abstract class ConvoLifecycleContract {
 
   void dropDatabase() {}
 
-  @BeforeEach
+  @BeforeAll
   void start() {
     server = dev.mlsds.server.testing.TestServers.start(newDatabaseUrl());
+  }
+
+  /** Fresh users per test: tests share the node but never each other's data. */
+  @BeforeEach
+  void users() {
     alice = TestUser.on(server);
     bob = TestUser.on(server);
     carol = TestUser.on(server);
   }
 
-  @AfterEach
+  @AfterAll
   void stop() {
     server.stop();
     dropDatabase();
