@@ -16,6 +16,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.net.http.HttpResponse.BodySubscribers;
+import java.net.http.HttpTimeoutException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
@@ -195,6 +196,9 @@ public final class DidResolver {
     } catch (ExecutionException e) {
       if (e.getCause() instanceof CappedBody.TooLarge) {
         return new Refused("DID document of " + did + " exceeds " + MAX_DOCUMENT_BYTES + " bytes");
+      }
+      if (e.getCause() instanceof HttpTimeoutException) {
+        return new Unreachable("DID directory for " + did + " did not answer in " + timeout.toMillis() + " ms");
       }
       return new Unreachable("DID directory for " + did + " is unreachable (" + e.getCause().getClass().getSimpleName() + ")");
     } catch (InterruptedException e) {

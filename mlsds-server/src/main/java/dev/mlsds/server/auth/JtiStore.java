@@ -3,7 +3,6 @@ package dev.mlsds.server.auth;
 import dev.mlsds.server.storage.Database;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The {@link ReplayStore} in the database ({@code auth_jti}), so every node sharing one PostgreSQL
@@ -12,13 +11,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Claiming is one {@code INSERT … ON CONFLICT}: the primary key (issuer, jti) decides races between
  * requests and nodes, and a row count of 0 means replay. A row is kept until the token's {@code exp} plus
  * {@link #NODE_CLOCK_MARGIN} (nodes' clocks differ a little, and a token is valid until {@code exp} on
- * each); after that the row may be overwritten by a new token reusing the jti, and is purged. Purging
- * runs on the request path at most once per {@link #PURGE_INTERVAL} per node, so no background thread
- * is needed.
+ * each); after that the row may be overwritten by a new token reusing the jti, and {@link #purgeExpired}
+ * (run by every node's periodic maintenance) deletes it.
  */
 public final class JtiStore implements ReplayStore {
   static final Duration NODE_CLOCK_MARGIN = Duration.ofSeconds(60);
-  static final Duration PURGE_INTERVAL = Duration.ofMinutes(1);
   private static final String CLAIM = """
       INSERT INTO auth_jti (issuer, jti, keep_until) VALUES (:issuer, :jti, :keepUntil)
       ON CONFLICT (issuer, jti) DO UPDATE SET keep_until = excluded.keep_until
@@ -27,7 +24,6 @@ public final class JtiStore implements ReplayStore {
 
   private final Database db;
   private final Clock clock;
-  private final AtomicLong lastPurge = new AtomicLong();
 
   public JtiStore(Database db, Clock clock) {
     this.db = db;
@@ -37,10 +33,6 @@ public final class JtiStore implements ReplayStore {
   @Override
   public boolean firstUse(Did issuer, String jti, long expiresAtEpochSecond) {
     long now = clock.millis();
-    long last = lastPurge.get();
-    if (now - last >= PURGE_INTERVAL.toMillis() && lastPurge.compareAndSet(last, now)) {
-      purgeExpired();
-    }
     long keepUntil = expiresAtEpochSecond * 1000 + NODE_CLOCK_MARGIN.toMillis();
     return db.withHandle(h -> h.createUpdate(CLAIM).bind("issuer", issuer.value()).bind("jti", jti)
         .bind("keepUntil", keepUntil).bind("now", now).execute()) == 1;

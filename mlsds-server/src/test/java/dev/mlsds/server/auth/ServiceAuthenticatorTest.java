@@ -101,8 +101,12 @@ class ServiceAuthenticatorTest {
   }
 
   ServiceAuthenticator authenticator(Config config) {
-    // no minimum refresh interval, so a rotation test needs no sleep; short timeout for the outage tests
-    DidResolver resolver = new DidResolver(config, DidResolver.DEFAULT_TTL, Duration.ofMillis(500), Duration.ZERO);
+    return authenticator(config, DidResolver.DEFAULT_TIMEOUT);
+  }
+
+  ServiceAuthenticator authenticator(Config config, Duration resolveTimeout) {
+    // no minimum refresh interval, so a rotation test needs no sleep
+    DidResolver resolver = new DidResolver(config, DidResolver.DEFAULT_TTL, resolveTimeout, Duration.ZERO);
     return new ServiceAuthenticator(config, clock, resolver, new JtiStore(db, clock));
   }
 
@@ -454,6 +458,7 @@ class ServiceAuthenticatorTest {
   void hangingDirectoryIsUnavailableNotAHang() {
     DevIdentity alice = DevIdentity.generate(KeyType.K256).as(FakeDirectory.randomPlcDid());
     directory.respondSlowly(directory.pathOf(alice.did()), 5_000);
+    auth = authenticator(config(true), Duration.ofMillis(300));
     long started = System.nanoTime();
     assertRefused(alice.sign(claims(alice)), XrpcError.Unavailable, "did not answer");
     assertThat(Duration.ofNanos(System.nanoTime() - started)).isLessThan(Duration.ofSeconds(3));
