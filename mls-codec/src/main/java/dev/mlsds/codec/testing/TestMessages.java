@@ -57,6 +57,20 @@ public final class TestMessages {
         return w.opaque(filler(64)).opaque(filler(FILLER)).opaque(filler(FILLER)).toByteArray();
     }
 
+    /**
+     * An external Commit (RFC 9420 §12.4.3.2): a PublicMessage from sender type {@code new_member_commit}
+     * with an inline ExternalInit proposal and an UpdatePath; no membership tag.
+     */
+    public static byte[] externalCommit(byte[] groupId, long epoch) {
+        MlsWriter w = framedContentHeader(groupId, epoch, new Sender(Sender.Type.NEW_MEMBER_COMMIT, -1))
+                .u8(ContentType.COMMIT.value());
+        w.vector(proposals -> proposals.u8(1).u16(Proposal.EXTERNAL_INIT).opaque(filler(32)));
+        w.optional(true);
+        writeCommitLeafNode(w, epoch);
+        w.vector(nodes -> { });
+        return w.opaque(filler(64)).opaque(filler(FILLER)).toByteArray();
+    }
+
     /** A PublicMessage Remove proposal of {@code removed}, from a member or an external sender. */
     public static byte[] removeProposal(byte[] groupId, long epoch, Sender sender, long removed) {
         MlsWriter w = framedContentHeader(groupId, epoch, sender)
