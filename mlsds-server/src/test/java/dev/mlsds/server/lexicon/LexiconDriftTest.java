@@ -5,8 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.mlsds.server.Server;
 import dev.mlsds.server.Wiring;
+import dev.mlsds.server.testing.Http;
 import dev.mlsds.server.testing.TestDatabases;
 import dev.mlsds.server.testing.TestServers;
+import dev.mlsds.server.testing.TestUser;
 import dev.mlsds.server.xrpc.Json;
 import dev.mlsds.server.xrpc.XrpcRouter;
 import java.io.IOException;
@@ -23,7 +25,6 @@ import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -31,6 +32,7 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
@@ -38,7 +40,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 /**
  * The routes, the output records and the lexicon files describe one API: a method registered without a
@@ -47,16 +52,27 @@ import org.junit.jupiter.api.Test;
  * difference. The responses themselves are checked against the lexicons on every call of the test suite
  * (the hook in {@code testing.Http}).
  */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class LexiconDriftTest {
   static final String PREFIX = "blue.catbird.mls.";
   final Lexicons lexicons = Lexicons.standard();
+  Server server;
+
+  @BeforeAll
+  void start() {
+    server = TestServers.start(TestDatabases.sqlite());
+  }
+
+  @AfterAll
+  void stop() {
+    if (server != null) {
+      server.stop();
+    }
+  }
 
   @Test
   void registeredMethodsAndQueryOrProcedureLexiconsAreTheSame() {
-    Map<String, XrpcRouter.Method> routes;
-    try (Server server = Wiring.build(TestServers.config(TestDatabases.sqlite()), Clock.systemUTC())) {
-      routes = Map.copyOf(server.router().methods());
-    }
+    Map<String, XrpcRouter.Method> routes = server.router().methods();
     Set<String> lexiconMethods = new TreeSet<>(lexicons.idsOfType("query"));
     lexiconMethods.addAll(lexicons.idsOfType("procedure"));
 
@@ -66,16 +82,64 @@ class LexiconDriftTest {
     if (!notRegistered.isEmpty()) {
       problems.add("lexicon but no route: " + notRegistered);
     }
-    for (XrpcRouter.Method m : new TreeSet<>(routes.keySet()).stream().map(routes::get).toList()) {
-      String expected = m.kind() == XrpcRouter.Kind.QUERY ? "query" : "procedure";
-      String actual = lexicons.type(m.nsid()).orElse(null);
+    for (String nsid : new TreeSet<>(routes.keySet())) {
+      String expected = routes.get(nsid).kind() == XrpcRouter.Kind.QUERY ? "query" : "procedure";
+      String actual = lexicons.type(nsid).orElse(null);
       if (actual == null) {
-        problems.add("route but no lexicon: " + m.nsid() + " (" + expected + ")");
+        problems.add("route but no lexicon: " + nsid + " (" + expected + ")");
       } else if (!actual.equals(expected)) {
-        problems.add(m.nsid() + ": routed as a " + expected + ", lexicon says " + actual);
+        problems.add(nsid + ": routed as a " + expected + ", lexicon says " + actual);
       }
     }
     assertThat(problems).as("routes and lexicons drifted apart").isEmpty();
+  }
+
+  /**
+   * Every routed method answers over HTTP, and the router's own refusals conform to each lexicon: no
+   * token is a 401 for every method; a {@code senderDid} other than the caller is a 403 {@code Forbidden}
+   * for every procedure, so every procedure must declare it (the hook in {@code testing.Http} checks each
+   * response; failures are collected per method).
+   */
+  @Test
+  void routerRefusalsConformForEveryMethod() {
+    Http http = new Http(server.port());
+    TestUser user = TestUser.on(server);
+    List<String> problems = new ArrayList<>();
+    for (XrpcRouter.Method m : new TreeMap<>(server.router().methods()).values()) {
+      if (!lexicons.has(m.nsid())) {
+        continue;
+      }
+      String method = m.nsid().substring(PREFIX.length());
+      try {
+        Http.Response anonymous = m.kind() == XrpcRouter.Kind.QUERY ? http.get("/xrpc/" + m.nsid(), null)
+            : http.post("/xrpc/" + m.nsid(), null, "{}");
+        if (anonymous.status() != 401) {
+          problems.add(m.nsid() + ": without a token: " + anonymous.status() + " " + anonymous.body());
+        }
+        if (m.kind() == XrpcRouter.Kind.PROCEDURE) {
+          Http.Response other = user.post(method, Map.of("senderDid", "did:plc:someoneelse234567abcdefg"));
+          if (other.status() != 403 || !"Forbidden".equals(other.error())) {
+            problems.add(m.nsid() + ": with another senderDid: " + other.status() + " " + other.body());
+          }
+        }
+      } catch (AssertionError e) {
+        problems.add(e.getMessage());
+      }
+    }
+    assertThat(problems).as("router refusals vs lexicons").isEmpty();
+  }
+
+  /** The router makes any procedure with an {@code idempotencyKey} idempotent, so any can answer IdempotencyConflict. */
+  @Test
+  void everyProcedureDeclaresIdempotencyConflict() {
+    LexiconValidator validator = new LexiconValidator(lexicons);
+    Set<String> missing = new TreeSet<>();
+    for (String nsid : lexicons.idsOfType("procedure")) {
+      if (!validator.declaredErrors(nsid).contains("IdempotencyConflict")) {
+        missing.add(nsid);
+      }
+    }
+    assertThat(missing).as("procedures not declaring IdempotencyConflict").isEmpty();
   }
 
   /**
@@ -88,14 +152,12 @@ class LexiconDriftTest {
     assertThat(subscriptions).isNotEmpty();
     List<String> notServed = new ArrayList<>();
     HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-    try (Server server = TestServers.start(TestDatabases.sqlite())) {
-      for (String nsid : subscriptions) {
-        String path = "127.0.0.1:" + server.port() + "/xrpc/" + nsid;
-        int get = plainGet(client, URI.create("http://" + path));
-        int upgrade = get == 404 ? upgrade(client, URI.create("ws://" + path)) : get;
-        if (get == 404 && upgrade == 404) {
-          notServed.add(nsid);
-        }
+    for (String nsid : subscriptions) {
+      String path = "127.0.0.1:" + server.port() + "/xrpc/" + nsid;
+      int get = plainGet(client, URI.create("http://" + path));
+      int upgrade = get == 404 ? upgrade(client, URI.create("ws://" + path)) : get;
+      if (get == 404 && upgrade == 404) {
+        notServed.add(nsid);
       }
     }
     assertThat(notServed).as("subscription lexicons with no SSE or WebSocket endpoint").isEmpty();
