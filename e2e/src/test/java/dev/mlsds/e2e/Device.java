@@ -1,0 +1,161 @@
+package dev.mlsds.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Base64;
+import java.util.HashMap;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One device of a {@link User}: an {@link MlsAgent} process initialised with the user's DID, plus what a
+ * client app keeps beside its MLS state: a read cursor per conversation, and the epoch it joined at.
+ *
+ * <p>{@link #receive} is the client's delivery loop: page through {@code getMessages} from the cursor
+ * ({@code sinceSeq}, {@code hasMore}) and hand every message, in {@code seq} order, to the agent.
+ */
+final class Device {
+  /** A small page, so that every scenario also walks {@code hasMore}/{@code lastSeq} paging. */
+  private static final String PAGE_SIZE = "3";
+
+  final User user;
+  final MlsAgent agent;
+  /** Lowercase hex of the first 16 bytes of SHA-256 over the signature key: what the server derives too. */
+  final String deviceId;
+  private final Map<String, Long> cursors = new HashMap<>();
+  private final Map<String, Long> joinedEpochs = new HashMap<>();
+
+  /** A KeyPackage as the agent made it: standard base64 of the MLSMessage, and its KeyPackageRef (hex). */
+  record KeyPackage(String base64, String ref) {}
+
+  /** One log entry as this device saw it; {@code result} is the agent's {@code process} result. */
+  record Received(long seq, long epoch, String contentType, String sender, String ciphertext, JsonNode result) {
+    boolean isApplication() {
+      return "application".equals(result.path("kind").asText());
+    }
+
+    boolean own() {
+      return result.path("own").asBoolean(false);
+    }
+  }
+
+  Device(User user, MlsAgent agent) {
+    this.user = user;
+    this.agent = agent;
+    JsonNode init = agent.call("init", "identity", user.did());
+    this.deviceId = deviceId(Base64.getDecoder().decode(init.path("signaturePublicKey").asText()));
+  }
+
+  static String deviceId(byte[] signatureKey) {
+    try {
+      byte[] digest = MessageDigest.getInstance("SHA-256").digest(signatureKey);
+      return HexFormat.of().formatHex(Arrays.copyOf(digest, 16));
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+
+  List<KeyPackage> newKeyPackages(int count) {
+    List<KeyPackage> out = new ArrayList<>();
+    for (JsonNode kp : agent.call("keyPackages", "count", count).path("keyPackages")) {
+      out.add(new KeyPackage(kp.path("keyPackage").asText(), kp.path("keyPackageRef").asText()));
+    }
+    return out;
+  }
+
+  /** Makes {@code count} KeyPackages and publishes them; asserts the server read the same ref and device. */
+  List<KeyPackage> publish(int count) {
+    List<KeyPackage> kps = newKeyPackages(count);
+    List<Map<String, Object>> items = kps.stream().<Map<String, Object>>map(k -> Map.of("keyPackage", bytes(k.base64()))).toList();
+    JsonNode out = user.post("publishKeyPackages", Map.of("keyPackages", items)).ok();
+    for (int i = 0; i < count; i++) {
+      JsonNode r = out.path("results").path(i);
+      assertThat(r.path("status").asText()).as("publish result %s", r).isEqualTo("published");
+      assertThat(r.path("keyPackageRef").asText()).isEqualTo(kps.get(i).ref());
+      assertThat(r.path("deviceId").asText()).isEqualTo(deviceId);
+    }
+    return kps;
+  }
+
+  /** Remembers that this device joined {@code convoId} at {@code epoch}: older log entries predate it. */
+  void joined(String convoId, long epoch) {
+    joinedEpochs.put(convoId, epoch);
+  }
+
+  /** Joins with a Welcome (base64) and returns the agent's result. */
+  JsonNode join(String welcome) {
+    JsonNode r = agent.call("join", "welcome", welcome);
+    joined(r.path("groupId").asText(), r.path("epoch").asLong());
+    return r;
+  }
+
+  /**
+   * Fetches everything after this device's cursor and processes it in order. Entries from before the epoch
+   * this device joined at (e.g. the Commit that added a user's second device, which that device cannot and
+   * need not process) are skipped; the result of every other entry is returned.
+   */
+  List<Received> receive(String convoId) {
+    List<Received> out = new ArrayList<>();
+    while (true) {
+      long since = cursors.getOrDefault(convoId, 0L);
+      JsonNode page = user.get("getMessages", "convoId", convoId, "sinceSeq", Long.toString(since), "limit", PAGE_SIZE).ok();
+      for (JsonNode m : page.path("messages")) {
+        long seq = m.path("seq").asLong();
+        if (since > 0) {
+          assertThat(seq).as("seq is gap-free and ascending after sinceSeq %d", since).isEqualTo(since + 1);
+        } else {
+          assertThat(seq).isPositive();
+        }
+        since = seq;
+        long epoch = m.path("epoch").asLong();
+        if (epoch < joinedEpochs.getOrDefault(convoId, 0L)) {
+          continue;
+        }
+        String ciphertext = m.path("ciphertext").path("$bytes").asText();
+        JsonNode result = agent.call("process", "message", ciphertext, "groupId", convoId);
+        out.add(new Received(seq, epoch, m.path("contentType").asText(), m.path("sender").asText(), ciphertext, result));
+      }
+      cursors.put(convoId, Math.max(since, page.path("lastSeq").asLong(since)));
+      if (!page.path("hasMore").asBoolean(false)) {
+        return out;
+      }
+    }
+  }
+
+  /** Receives and returns the plaintexts of other devices' application messages, in log order. */
+  List<String> texts(String convoId) {
+    return receive(convoId).stream().filter(r -> r.isApplication() && !r.own())
+        .map(r -> r.result().path("plaintext").asText()).toList();
+  }
+
+  /** Encrypts {@code text} and sends it; returns the sendMessage output. */
+  JsonNode send(String convoId, String text) {
+    JsonNode enc = agent.call("encrypt", "groupId", convoId, "plaintext", text);
+    return user.post("sendMessage", Map.of("convoId", convoId, "ciphertext", bytes(enc.path("message").asText()),
+        "epoch", enc.path("epoch").asLong())).ok();
+  }
+
+  long epoch(String convoId) {
+    return agent.call("epoch", "groupId", convoId).path("epoch").asLong();
+  }
+
+  /** This device's leaf index in the group, by its own view. */
+  int ownLeaf(String convoId) {
+    return agent.call("members", "groupId", convoId).path("ownLeafIndex").asInt();
+  }
+
+  static Map<String, String> bytes(String base64) {
+    return Map.of("$bytes", base64);
+  }
+
+  @Override
+  public String toString() {
+    return user.name + "/" + deviceId.substring(0, 8);
+  }
+}

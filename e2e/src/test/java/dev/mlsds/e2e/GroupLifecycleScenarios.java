@@ -1,0 +1,196 @@
+package dev.mlsds.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.mlsds.e2e.Device.KeyPackage;
+import dev.mlsds.e2e.Device.Received;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.StreamSupport;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The group's life with three independent MLS clients (ts-mls 1.6.4, one Node process per device) and a
+ * running mlsds node, over HTTP with a freshly minted service token per call: the main scenario of issue 5
+ * and the commit race. Both depend most on the storage backend (transactions, the epoch compare-and-set),
+ * so they run on SQLite and on PostgreSQL. The server never sees plaintext: every assertion about content
+ * is about what another device decrypted.
+ */
+abstract class GroupLifecycleScenarios extends E2eFixture {
+
+  /**
+   * publish KeyPackages → create a group with an initial member (one commit bundle) → Welcome → join →
+   * messages both ways → add a third member → remove one (who can no longer read) → a key-update commit.
+   */
+  @Test
+  void fullLifecycle() {
+    User ua = user("alice");
+    User ub = user("bob");
+    User uc = user("carol");
+    Device a = device(ua);
+    Device b = device(ub);
+    Device c = device(uc);
+    List<KeyPackage> bobsKeyPackages = b.publish(2);
+    c.publish(1);
+
+    // Alice creates the group locally and on the server with Bob in it: commit + Welcome + GroupInfo.
+    String g = newGroupId();
+    a.agent.call("createGroup", "groupId", g);
+    JsonNode claimed = claim(ua, ub);
+    assertThat(claimed).hasSize(1);
+    assertThat(claimed.get(0).path("did").asText()).isEqualTo(ub.did());
+    assertThat(claimed.get(0).path("deviceId").asText()).isEqualTo(b.deviceId);
+    String claimedRef = claimed.get(0).path("keyPackageRef").asText();
+    assertThat(claimedRef).isIn(bobsKeyPackages.stream().map(KeyPackage::ref).toList());
+    JsonNode pending = a.agent.call("addMembers", "groupId", g, "keyPackages", keyPackageBytes(claimed));
+    assertThat(a.epoch(g)).as("the commit stays pending until the server accepts it").isZero();
+    JsonNode convo = ua.post("createConvo", Map.of("groupId", g, "cipherSuite", SUITE, "initialMembers", List.of(ub.did()),
+        "commit", Device.bytes(pending.path("commit").asText()), "welcome", Device.bytes(pending.path("welcome").asText()),
+        "groupInfo", Device.bytes(pending.path("groupInfo").asText()))).ok();
+    assertThat(convo.path("epoch").asLong()).isEqualTo(1);
+    assertThat(roles(convo)).containsExactlyInAnyOrderEntriesOf(Map.of(ua.did(), "admin", ub.did(), "member"));
+    assertThat(a.agent.call("applyPending", "groupId", g).path("epoch").asLong()).isEqualTo(1);
+    a.joined(g, 0);
+
+    // Bob fetches the Welcome routed to his device, joins and confirms; a second fetch is 410.
+    JsonNode welcome = fetchJoinConfirm(b, g);
+    assertThat(welcome.path("keyPackageRef").asText()).isEqualTo(claimedRef);
+    assertThat(b.epoch(g)).isEqualTo(1);
+    assertThat(ub.get("getWelcome", "convoId", g, "deviceId", b.deviceId).error()).isEqualTo("WelcomeConsumed");
+
+    // Messages both ways.
+    a.send(g, "hello bob");
+    assertThat(b.texts(g)).containsExactly("hello bob");
+    b.send(g, "hi alice");
+    assertThat(a.texts(g)).containsExactly("hi alice");
+
+    // Carol is added with addMembers; Bob processes the commit, Carol joins from the Welcome.
+    JsonNode added = addMembers(a, g, claim(ua, uc), uc);
+    assertThat(added.path("newEpoch").asLong()).isEqualTo(2);
+    assertThat(added.path("welcomeRecipients")).hasSize(1);
+    assertThat(added.path("welcomeRecipients").get(0).path("did").asText()).isEqualTo(uc.did());
+    assertThat(added.path("welcomeRecipients").get(0).path("deviceId").asText()).isEqualTo(c.deviceId);
+    fetchJoinConfirm(c, g);
+    List<Received> atBob = b.receive(g);
+    assertThat(commits(atBob)).singleElement().satisfies(r -> assertThat(r.result().path("epoch").asLong()).isEqualTo(2));
+    c.send(g, "hello from carol");
+    assertThat(a.texts(g)).containsExactly("hello from carol");
+    assertThat(b.texts(g)).containsExactly("hello from carol");
+
+    // Alice removes Bob: he can no longer read, on the server or cryptographically.
+    JsonNode removal = a.agent.call("remove", "groupId", g, "identity", ub.did());
+    JsonNode removed = ua.post("removeMember", Map.of("convoId", g, "targetDid", ub.did(),
+        "commit", Device.bytes(removal.path("commit").asText()),
+        "groupInfo", Device.bytes(removal.path("groupInfo").asText()))).ok();
+    assertThat(removed.path("newEpoch").asLong()).isEqualTo(3);
+    a.agent.call("applyPending", "groupId", g);
+    assertThat(commits(c.receive(g))).singleElement().satisfies(r -> assertThat(r.result().path("epoch").asLong()).isEqualTo(3));
+    User.Response bobReads = ub.get("getMessages", "convoId", g);
+    assertThat(bobReads.status()).as("%s", bobReads).isEqualTo(403);
+    assertThat(bobReads.error()).isEqualTo("NotMember");
+    assertThat(ub.post("sendMessage", Map.of("convoId", g, "ciphertext",
+        Device.bytes(b.agent.call("encrypt", "groupId", g, "plaintext", "still here?").path("message").asText()))).error())
+        .isEqualTo("NotMember");
+
+    String secret = "after bob left";
+    String later = a.agent.call("encrypt", "groupId", g, "plaintext", secret).path("message").asText();
+    ua.post("sendMessage", Map.of("convoId", g, "ciphertext", Device.bytes(later))).ok();
+    assertThat(c.texts(g)).containsExactly(secret);
+    // Bob's device, handed the ciphertext anyway: it is for an epoch whose secrets he never gets.
+    assertThat(b.agent.callExpectingError("process", "message", later)).contains("future epoch");
+    String removeCommit = removal.path("commit").asText();
+    assertThat(b.agent.call("process", "message", removeCommit).path("removed").asBoolean()).isTrue();
+    assertThat(b.agent.callExpectingError("process", "message", later)).contains("removed");
+
+    // Carol updates her keys (an empty commit with a path, via sendMessage); Alice follows.
+    assertThat(updateCommit(c, g).ok().path("epoch").asLong()).as("the commit's own epoch").isEqualTo(3);
+    assertThat(commits(a.receive(g))).singleElement().satisfies(r -> {
+      assertThat(r.result().path("epoch").asLong()).isEqualTo(4);
+      assertThat(r.sender()).isEqualTo(uc.did());
+    });
+    a.send(g, "new keys, same conversation");
+    assertThat(c.texts(g)).containsExactly("new keys, same conversation");
+    assertThat(List.of(a.epoch(g), c.epoch(g), serverEpoch(ua, g))).containsOnly(4L);
+    assertThat(ua.get("getGroupInfo", "convoId", g).ok().path("epoch").asLong()).isEqualTo(4);
+  }
+
+  /**
+   * Bob and Carol commit at the same epoch at the same instant: exactly one wins, the other gets 409
+   * StaleEpoch with currentEpoch and latestSeq, fetches the winning commit, processes it and retries.
+   */
+  @Test
+  void concurrentCommitsAtOneEpochOneWinsTheLoserCatchesUpAndRetries() {
+    User ua = user("alice");
+    User ub = user("bob");
+    User uc = user("carol");
+    Device a = device(ua);
+    Device b = device(ub);
+    Device c = device(uc);
+    b.publish(1);
+    c.publish(1);
+    String g = newGroupId();
+    a.agent.call("createGroup", "groupId", g);
+    JsonNode pending = a.agent.call("addMembers", "groupId", g, "keyPackages", keyPackageBytes(claim(ua, ub, uc)));
+    ua.post("createConvo", Map.of("groupId", g, "cipherSuite", SUITE, "initialMembers", List.of(ub.did(), uc.did()),
+        "commit", Device.bytes(pending.path("commit").asText()), "welcome", Device.bytes(pending.path("welcome").asText()),
+        "groupInfo", Device.bytes(pending.path("groupInfo").asText()))).ok();
+    a.agent.call("applyPending", "groupId", g);
+    a.joined(g, 0);
+    fetchJoinConfirm(b, g);
+    fetchJoinConfirm(c, g);
+
+    JsonNode bobsCommit = b.agent.call("update", "groupId", g);
+    JsonNode carolsCommit = c.agent.call("update", "groupId", g);
+    assertThat(List.of(bobsCommit.path("epoch").asLong(), carolsCommit.path("epoch").asLong())).containsOnly(1L);
+    List<User.Response> responses = concurrently(
+        () -> ub.post("sendMessage", Map.of("convoId", g, "ciphertext", Device.bytes(bobsCommit.path("commit").asText()))),
+        () -> uc.post("sendMessage", Map.of("convoId", g, "ciphertext", Device.bytes(carolsCommit.path("commit").asText()))));
+    assertThat(responses.stream().map(User.Response::status)).as("%s", responses).containsExactlyInAnyOrder(200, 409);
+    boolean bobWon = responses.get(0).status() == 200;
+    Device winner = bobWon ? b : c;
+    Device loser = bobWon ? c : b;
+    JsonNode winnersCommit = bobWon ? bobsCommit : carolsCommit;
+    User.Response won = responses.get(bobWon ? 0 : 1);
+    User.Response lost = responses.get(bobWon ? 1 : 0);
+    assertThat(lost.error()).isEqualTo("StaleEpoch");
+    assertThat(lost.body().path("currentEpoch").asLong()).isEqualTo(2);
+    assertThat(lost.body().path("latestSeq").asLong()).isEqualTo(won.body().path("seq").asLong());
+    winner.agent.call("applyPending", "groupId", g);
+
+    // The loser fetches the winning commit, processes it (its own pending commit is dropped) and retries.
+    JsonNode fetched = loser.user.get("getCommits", "convoId", g, "fromEpoch", "1").ok().path("commits");
+    JsonNode theCommit = StreamSupport.stream(fetched.spliterator(), false)
+        .filter(x -> x.path("epoch").asLong() == 1).findFirst().orElseThrow(() -> new AssertionError("no epoch-1 commit in " + fetched));
+    assertThat(theCommit.path("seq").asLong()).isEqualTo(won.body().path("seq").asLong());
+    assertThat(theCommit.path("sender").asText()).isEqualTo(winner.user.did());
+    assertThat(decode(theCommit.path("commitData").path("$bytes").asText()))
+        .isEqualTo(decode(winnersCommit.path("commit").asText()));
+    JsonNode processed = loser.agent.call("process", "message", theCommit.path("commitData").path("$bytes").asText());
+    assertThat(processed.path("discardedPending").asBoolean()).isTrue();
+    assertThat(processed.path("epoch").asLong()).isEqualTo(2);
+    User.Response retry = updateCommit(loser, g);
+    assertThat(retry.ok().path("epoch").asLong()).isEqualTo(2);
+
+    // Everyone converges on epoch 3 and can talk.
+    assertThat(commits(a.receive(g))).hasSize(2);
+    winner.receive(g);
+    loser.receive(g);
+    assertThat(List.of(a.epoch(g), b.epoch(g), c.epoch(g), serverEpoch(ua, g))).containsOnly(3L);
+    a.send(g, "after the race");
+    assertThat(b.texts(g)).containsExactly("after the race");
+    assertThat(c.texts(g)).containsExactly("after the race");
+    loser.send(g, "retried fine");
+    assertThat(winner.texts(g)).containsExactly("retried fine");
+  }
+
+  private static Map<String, String> roles(JsonNode convo) {
+    return StreamSupport.stream(convo.path("members").spliterator(), false)
+        .collect(Collectors.toMap(m -> m.path("did").asText(), m -> m.path("role").asText()));
+  }
+
+  private static byte[] decode(String base64) {
+    return java.util.Base64.getDecoder().decode(base64);
+  }
+}
