@@ -128,11 +128,6 @@ public final class ConvoService {
     MlsInput.GroupMessage commit = MlsInput.commit(commitBytes, convo, "commit");
     Welcome welcome = MlsInput.welcome(welcomeBytes, "welcome");
     List<String> refs = welcome.newMembers().stream().map(HexFormat.of()::formatHex).distinct().toList();
-    Set<String> added = commit.addedKeyPackageRefs();
-    if (commit.proposalsFullyVisible() && !added.equals(new LinkedHashSet<>(refs))) {
-      throw new XrpcException(XrpcError.WelcomeMismatch,
-          "the Welcome's recipients are not the KeyPackages the commit adds");
-    }
     GroupInfo gi = null;
     if (groupInfoBytes != null) {
       gi = MlsInput.groupInfo(groupInfoBytes, convo, "groupInfo");
@@ -152,6 +147,9 @@ public final class ConvoService {
           + " is not the conversation's " + convo.cipherSuite());
     }
     MessageLog.requireCurrentEpoch(convo, b.commit().epoch(), "commit");
+    if (b.commit().proposalsFullyVisible() && !b.commit().addedKeyPackageRefs().equals(new LinkedHashSet<>(b.refs()))) {
+      throw new XrpcException(XrpcError.WelcomeMismatch, "the Welcome's recipients are not the KeyPackages the commit adds");
+    }
     List<AddMembers.WelcomeRecipient> recipients = new ArrayList<>();
     Set<Did> covered = new LinkedHashSet<>();
     for (String ref : b.refs()) {
