@@ -16,7 +16,8 @@ import picocli.CommandLine.Option;
 /** The {@code mlsds} command line: {@code serve}, {@code migrate}, {@code version}. */
 @Command(name = "mlsds", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "An MLS (RFC 9420) Delivery Service for AT Protocol accounts.",
-    subcommands = {Main.Serve.class, Main.Migrate.class, Main.PrintVersion.class, TokenCommand.class})
+    subcommands = {Main.Serve.class, Main.Migrate.class, Main.PrintVersion.class, TokenCommand.class,
+        InspectCommand.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
