@@ -29,7 +29,8 @@ final class Device {
   /** Lowercase hex of the first 16 bytes of SHA-256 over the signature key: what the server derives too. */
   final String deviceId;
   private final Map<String, Long> cursors = new HashMap<>();
-  private final Map<String, Long> joinedEpochs = new HashMap<>();
+  private final Map<String, Long> newMemberAt = new HashMap<>();
+  private final Map<String, Long> skipBefore = new HashMap<>();
 
   /** A KeyPackage as the agent made it: standard base64 of the MLSMessage, and its KeyPackageRef (hex). */
   record KeyPackage(String base64, String ref) {}
@@ -83,22 +84,29 @@ final class Device {
     return kps;
   }
 
-  /** Remembers that this device joined {@code convoId} at {@code epoch}: older log entries predate it. */
-  void joined(String convoId, long epoch) {
-    joinedEpochs.put(convoId, epoch);
+  /**
+   * This device joined {@code convoId} at {@code epoch}, with its user already a member before (a new
+   * device of a member, an external rejoin): the log it is shown starts where its user joined, so the
+   * entries before {@code epoch} predate this device and are skipped.
+   */
+  void joinedAsExistingMember(String convoId, long epoch) {
+    skipBefore.put(convoId, epoch);
   }
 
-  /** Joins with a Welcome (base64) and returns the agent's result. */
+  /**
+   * Joins with a Welcome (base64) that made its user a member. The server must then show this user only
+   * the log after the Commit that added them: every entry {@link #receive} sees must be for the joined
+   * epoch or later, which it asserts.
+   */
   JsonNode join(String welcome) {
     JsonNode r = agent.call("join", "welcome", welcome);
-    joined(r.path("groupId").asText(), r.path("epoch").asLong());
+    newMemberAt.put(r.path("groupId").asText(), r.path("epoch").asLong());
     return r;
   }
 
   /**
-   * Fetches everything after this device's cursor and processes it in order. Entries from before the epoch
-   * this device joined at (e.g. the Commit that added a user's second device, which that device cannot and
-   * need not process) are skipped; the result of every other entry is returned.
+   * Fetches everything after this device's cursor and processes it in order, returning the agent's result
+   * for each entry (except those skipped per {@link #joinedAsExistingMember}).
    */
   List<Received> receive(String convoId) {
     List<Received> out = new ArrayList<>();
@@ -114,7 +122,9 @@ final class Device {
         }
         since = seq;
         long epoch = m.path("epoch").asLong();
-        if (epoch < joinedEpochs.getOrDefault(convoId, 0L)) {
+        assertThat(epoch).as("%s was shown seq %d, from before the Commit that added its user", this, seq)
+            .isGreaterThanOrEqualTo(newMemberAt.getOrDefault(convoId, 0L));
+        if (epoch < skipBefore.getOrDefault(convoId, 0L)) {
           continue;
         }
         String ciphertext = m.path("ciphertext").path("$bytes").asText();

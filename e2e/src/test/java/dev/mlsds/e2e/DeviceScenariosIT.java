@@ -123,7 +123,7 @@ class DeviceScenariosIT extends E2eFixture {
     JsonNode accepted = ub.post("processExternalCommit", Map.of("convoId", g, "commit", Device.bytes(ext.path("commit").asText()),
         "groupInfo", Device.bytes(ext.path("groupInfo").asText()))).ok();
     assertThat(accepted.path("epoch").asLong()).isEqualTo(2);
-    b.joined(g, 2);
+    b.joinedAsExistingMember(g, 2);
     assertThat(commits(a.receive(g))).singleElement().satisfies(r -> {
       assertThat(r.result().path("senderType").asText()).isEqualTo("new_member_commit");
       assertThat(r.result().path("epoch").asLong()).isEqualTo(2);
@@ -142,7 +142,7 @@ class DeviceScenariosIT extends E2eFixture {
         "identity", ub.did());
     ub.post("processExternalCommit", Map.of("convoId", g, "commit", Device.bytes(ext2.path("commit").asText()),
         "groupInfo", Device.bytes(ext2.path("groupInfo").asText()))).ok();
-    reinstalled.joined(g, 3);
+    reinstalled.joinedAsExistingMember(g, 3);
     assertThat(commits(a.receive(g))).singleElement().satisfies(r -> assertThat(r.result().path("epoch").asLong()).isEqualTo(3));
     assertThat(commits(b.receive(g))).singleElement().satisfies(r -> assertThat(r.result().path("removed").asBoolean()).isTrue());
     a.send(g, "hello again, new install");
@@ -195,7 +195,12 @@ class DeviceScenariosIT extends E2eFixture {
     JsonNode readded = addMembers(a, g, claimed, ud);
     assertThat(readded.path("welcomeRecipients")).singleElement()
         .satisfies(r -> assertThat(r.path("deviceId").asText()).isEqualTo(after.deviceId));
-    assertThat(fresh.stream().map(KeyPackage::ref)).contains(fetchJoinConfirm(after, g).path("keyPackageRef").asText());
+    JsonNode w = after.user.get("getWelcome", "convoId", g, "deviceId", after.deviceId).ok();
+    assertThat(fresh.stream().map(KeyPackage::ref)).contains(w.path("keyPackageRef").asText());
+    JsonNode joined = after.agent.call("join", "welcome", w.path("welcome").path("$bytes").asText());
+    // Dana has been a member since the first add: her log starts there, before this device's epoch.
+    after.joinedAsExistingMember(g, joined.path("epoch").asLong());
+    ud.post("confirmWelcome", Map.of("convoId", g, "deviceId", after.deviceId, "success", true)).ok();
     assertThat(after.epoch(g)).isEqualTo(2);
 
     after.send(g, "back after the reinstall");

@@ -52,7 +52,6 @@ abstract class GroupLifecycleScenarios extends E2eFixture {
     assertThat(convo.path("epoch").asLong()).isEqualTo(1);
     assertThat(roles(convo)).containsExactlyInAnyOrderEntriesOf(Map.of(ua.did(), "admin", ub.did(), "member"));
     assertThat(a.agent.call("applyPending", "groupId", g).path("epoch").asLong()).isEqualTo(1);
-    a.joined(g, 0);
 
     // Bob fetches the Welcome routed to his device, joins and confirms; a second fetch is 410.
     JsonNode welcome = fetchJoinConfirm(b, g);
@@ -137,7 +136,6 @@ abstract class GroupLifecycleScenarios extends E2eFixture {
         "commit", Device.bytes(pending.path("commit").asText()), "welcome", Device.bytes(pending.path("welcome").asText()),
         "groupInfo", Device.bytes(pending.path("groupInfo").asText()))).ok();
     a.agent.call("applyPending", "groupId", g);
-    a.joined(g, 0);
     fetchJoinConfirm(b, g);
     fetchJoinConfirm(c, g);
 
