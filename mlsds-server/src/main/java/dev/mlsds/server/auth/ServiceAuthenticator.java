@@ -17,7 +17,7 @@ import java.util.Optional;
  *   <li>structure, {@code alg} ES256K/ES256 only, 64-byte signature ({@link ServiceToken}), else
  *   {@code InvalidToken};</li>
  *   <li>{@code exp} in the future, else {@code ExpiredToken}; {@code iat} at most {@link #SKEW_SECONDS}
- *   ahead and {@code exp - iat} at most the configured maximum, else {@code InvalidToken};</li>
+ *   ahead and {@code 0 < exp - iat} ≤ the configured maximum, else {@code InvalidToken};</li>
  *   <li>{@code aud} equal to the service DID (or with {@code #atproto_mls}), else {@code BadTokenAudience};
  *   {@code lxm} equal to the NSID called, else {@code BadTokenMethod};</li>
  *   <li>low-S signature by the issuer's key, re-resolving the DID once if it fails (key rotation), else
@@ -54,6 +54,9 @@ public final class ServiceAuthenticator implements Authenticator {
     }
     if (token.iat() > now + SKEW_SECONDS) {
       throw invalid("iat is in the future");
+    }
+    if (token.exp() <= token.iat()) {
+      throw invalid("exp must be after iat");
     }
     if (token.exp() - token.iat() > maxLifetimeSeconds) {
       throw invalid("token lifetime (exp - iat) exceeds " + maxLifetimeSeconds + " s");

@@ -406,6 +406,10 @@ class ServiceAuthenticatorTest {
     claims.put("jti", "another");
     claims.put("exp", now + 301);
     assertRefused(alice.sign(claims), XrpcError.InvalidToken, "lifetime");
+
+    claims.put("iat", now + 20);
+    claims.put("exp", now + 10);
+    assertRefused(alice.sign(claims), XrpcError.InvalidToken, "exp must be after iat");
   }
 
   @Test
