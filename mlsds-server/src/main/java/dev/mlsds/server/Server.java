@@ -14,12 +14,15 @@ import dev.mlsds.server.xrpc.XrpcError;
 import dev.mlsds.server.xrpc.XrpcException;
 import dev.mlsds.server.xrpc.XrpcRouter;
 import io.javalin.Javalin;
+import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.concurrent.TimeUnit;
@@ -48,6 +51,7 @@ public final class Server implements AutoCloseable {
   private final XrpcRouter router;
   private final Maintenance maintenance = new Maintenance();
   private final AtomicInteger inFlight = new AtomicInteger();
+  private final List<Streams> streams = new ArrayList<>();
   private volatile boolean draining;
   private Javalin app;
 
@@ -83,6 +87,22 @@ public final class Server implements AutoCloseable {
 
   public Config config() {
     return config;
+  }
+
+  /**
+   * Long-lived endpoints (event streams): their routes go in ahead of the generic {@code /xrpc/{nsid}}
+   * route, and they are closed first on {@link #stop()} so that open streams do not hold up the drain.
+   */
+  public interface Streams extends AutoCloseable {
+    void install(JavalinConfig cfg);
+
+    @Override
+    void close();
+  }
+
+  /** Adds streaming endpoints; call before {@link #start()}. */
+  public void streams(Streams s) {
+    streams.add(s);
   }
 
   /** The periodic housekeeping tasks; features add theirs before {@link #start()}. */
@@ -122,6 +142,7 @@ public final class Server implements AutoCloseable {
           .ifPresentOrElse(doc -> json(ctx, 200, doc), () -> {
             throw new XrpcException(XrpcError.NotFound, "this service's DID is not a did:web");
           }));
+      streams.forEach(s -> s.install(cfg));
       for (HandlerType t : new HandlerType[] {HandlerType.GET, HandlerType.POST, HandlerType.PUT,
           HandlerType.DELETE, HandlerType.PATCH, HandlerType.HEAD}) {
         cfg.routes.addHttpHandler(t, "/xrpc/{nsid}", router::handle);
@@ -190,6 +211,7 @@ public final class Server implements AutoCloseable {
   /** Refuses new requests, waits for in-flight ones, then stops listening and closes the pool. */
   public void stop() {
     draining = true;
+    streams.forEach(Streams::close);
     long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(DRAIN_TIMEOUT_MS);
     while (inFlight.get() > 0 && System.nanoTime() < deadline) {
       try {

@@ -19,6 +19,9 @@ import dev.mlsds.server.limits.RateLimits;
 import dev.mlsds.server.ops.Metrics;
 import dev.mlsds.server.realtime.ConvoEventLog;
 import dev.mlsds.server.realtime.Notifier;
+import dev.mlsds.server.realtime.RealtimeHandlers;
+import dev.mlsds.server.realtime.RealtimeSettings;
+import dev.mlsds.server.realtime.StreamHub;
 import dev.mlsds.server.storage.Database;
 import dev.mlsds.server.xrpc.IdempotencyStore;
 import java.time.Clock;
@@ -32,14 +35,20 @@ public final class Wiring {
   private Wiring() {}
 
   public static Server build(Config config, Clock clock) {
+    return build(config, clock, RealtimeSettings.defaults());
+  }
+
+  /** As {@link #build(Config, Clock)}, with the event streams tuned (tests: short keepalives, small buffers). */
+  public static Server build(Config config, Clock clock, RealtimeSettings realtime) {
     Metrics metrics = new Metrics();
     Database db = Database.open(config.validate().effectiveDatabaseUrl(), metrics.registry());
     JtiStore jtis = new JtiStore(db, clock);
     RateLimits rateLimits = new RateLimits(config.limits(), clock);
     Server server = new Server(config, clock, metrics, db,
         new ServiceAuthenticator(config, clock, new DidResolver(config), jtis::firstUse), rateLimits);
-    Notifier notifier = Notifier.NONE;
-    ConvoEventLog eventLog = new ConvoEventLog(db.dialect());
+    StreamHub streams = StreamHub.open(db, clock, realtime, metrics.registry());
+    Notifier notifier = streams.notifier(); // in-process on SQLite; LISTEN/NOTIFY across nodes on PostgreSQL
+    ConvoEventLog eventLog = new ConvoEventLog(db.dialect(), notifier);
 
     // Feature: key packages (API.md §3).
     KeyPackageMetrics keyPackageMetrics = new KeyPackageMetrics(server.metrics().registry());
@@ -72,6 +81,7 @@ public final class Wiring {
             welcomeStore.expireGrace(h, clock.millis() - config.limits().welcomeGrace().toMillis())));
 
     // Feature: realtime (API.md §7).
+    new RealtimeHandlers(streams, convoStore, rateLimits).register(server);
 
     return server;
   }

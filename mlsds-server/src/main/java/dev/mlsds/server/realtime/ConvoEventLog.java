@@ -1,5 +1,6 @@
 package dev.mlsds.server.realtime;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.mlsds.server.auth.Did;
 import dev.mlsds.server.storage.Dialect;
 import dev.mlsds.server.xrpc.Json;
@@ -14,6 +15,9 @@ import org.jdbi.v3.core.Handle;
  * the conversation row (as every writer of a conversation does), so positions are allocated in commit
  * order without gaps or duplicates. The stream replays {@code messages} and {@code convo_events}
  * merged by position.
+ *
+ * <p>After the transaction commits, each {@code membershipEvent} also tells the {@link Notifier} whose
+ * membership changed, so that user's open streams pick the conversation up or drop it at once.
  */
 public final class ConvoEventLog {
   private static final String NEXT_IDX = """
@@ -24,9 +28,16 @@ public final class ConvoEventLog {
   private static final String LATEST_SEQ = "SELECT latest_seq FROM convos WHERE id = :convo";
 
   private final Dialect dialect;
+  private final Notifier notifier;
 
+  /** A log whose membership changes wake nobody (for code without streams). */
   public ConvoEventLog(Dialect dialect) {
+    this(dialect, Notifier.NONE);
+  }
+
+  public ConvoEventLog(Dialect dialect, Notifier notifier) {
     this.dialect = dialect;
+    this.notifier = notifier;
   }
 
   /** A stored event's position in its conversation's log. */
@@ -39,9 +50,14 @@ public final class ConvoEventLog {
   public Position append(Handle h, String convoId, String type, Object payload, Did recipient, long now) {
     long seq = h.createQuery(LATEST_SEQ + dialect.forUpdate()).bind("convo", convoId).mapTo(Long.class).one();
     int idx = h.createQuery(NEXT_IDX).bind("convo", convoId).bind("seq", seq).mapTo(Integer.class).one();
+    JsonNode json = Json.MAPPER.valueToTree(payload);
     h.createUpdate(INSERT).bind("convo", convoId).bind("seq", seq).bind("idx", idx).bind("type", type)
-        .bind("payload", Json.write(payload)).bind("recipient", recipient == null ? null : recipient.value())
+        .bind("payload", Json.write(json)).bind("recipient", recipient == null ? null : recipient.value())
         .bind("now", now).execute();
+    if (type.equals("membershipEvent") && json.path("did").isTextual()) {
+      Did member = new Did(json.path("did").textValue());
+      h.afterCommit(() -> notifier.membershipChanged(convoId, member));
+    }
     return new Position(convoId, seq, idx);
   }
 }

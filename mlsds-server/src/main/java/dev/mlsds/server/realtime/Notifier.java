@@ -13,6 +13,13 @@ public interface Notifier {
   void convoChanged(String convoId);
 
   /**
+   * {@code did} was added to or left (or was removed from) the conversation: its all-conversations streams
+   * start or stop carrying it. {@link ConvoEventLog} sends this after the commit of every
+   * {@code membershipEvent} it appends.
+   */
+  void membershipChanged(String convoId, Did did);
+
+  /**
    * A live-only, user-level event (e.g. {@code keyPackagesLowEvent}) for every open stream of {@code did}.
    * {@code payloadJson} is the event's data object.
    */
@@ -21,6 +28,9 @@ public interface Notifier {
   Notifier NONE = new Notifier() {
     @Override
     public void convoChanged(String convoId) {}
+
+    @Override
+    public void membershipChanged(String convoId, Did did) {}
 
     @Override
     public void userEvent(Did did, String type, String payloadJson) {}

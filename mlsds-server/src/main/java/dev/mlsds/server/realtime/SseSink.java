@@ -1,0 +1,40 @@
+package dev.mlsds.server.realtime;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Server-Sent Events framing: {@code id: <cursor>}, {@code event: <type>}, {@code data: <json>}, a blank
+ * line; {@code :keepalive} comments when idle. Each event is flushed at once.
+ */
+final class SseSink implements EventSink {
+  private static final byte[] KEEPALIVE = ":keepalive\n\n".getBytes(StandardCharsets.UTF_8);
+  private final OutputStream out;
+
+  SseSink(OutputStream out) {
+    this.out = out;
+  }
+
+  @Override
+  public void event(String type, String id, String json) throws IOException {
+    StringBuilder sb = new StringBuilder(json.length() + 64);
+    if (id != null) {
+      sb.append("id: ").append(id).append('\n');
+    }
+    sb.append("event: ").append(type).append('\n');
+    // Jackson writes no raw line breaks, but a stored payload is data: one data line per line keeps the framing.
+    for (String line : json.split("\r\n|\r|\n", -1)) {
+      sb.append("data: ").append(line).append('\n');
+    }
+    sb.append('\n');
+    out.write(sb.toString().getBytes(StandardCharsets.UTF_8));
+    out.flush();
+  }
+
+  @Override
+  public void keepalive() throws IOException {
+    out.write(KEEPALIVE);
+    out.flush();
+  }
+}

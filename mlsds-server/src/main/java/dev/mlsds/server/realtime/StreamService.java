@@ -1,0 +1,42 @@
+package dev.mlsds.server.realtime;
+
+import dev.mlsds.server.auth.Did;
+import dev.mlsds.server.conversations.ConvoId;
+import dev.mlsds.server.conversations.ConvoStore;
+import dev.mlsds.server.xrpc.XrpcException;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The rules for opening a stream (API.md §7), checked before any byte of the stream is sent so that a
+ * refusal is a normal XRPC error: a conversation stream needs an active member (404 {@code ConvoNotFound},
+ * 403 {@code NotMember}); a cursor must be one this kind of stream hands out and, for one conversation, not
+ * ahead of its log (400 {@code InvalidRequest}).
+ */
+final class StreamService {
+  private final StreamHub hub;
+  private final ConvoStore convos;
+
+  StreamService(StreamHub hub, ConvoStore convos) {
+    this.hub = hub;
+    this.convos = convos;
+  }
+
+  /** A stream for {@code caller}, ready to {@link Subscription#run}. */
+  Subscription open(Did caller, Optional<String> convoParam, Optional<String> cursor, RealtimeMetrics.Transport t) {
+    if (convoParam.isEmpty()) {
+      StreamCursors.Tracker tracker = cursor.map(c -> hub.cursors().resume(caller, c)).orElseGet(() -> hub.cursors().fresh(caller));
+      return Subscription.ofAll(hub, caller, tracker, t);
+    }
+    ConvoId convo = ConvoId.parse(convoParam.get(), "convoId");
+    LogPosition from = cursor.map(StreamCursors::parseInConvo).orElse(null);
+    LogPosition head = hub.db().withHandle(h -> {
+      convos.requireActiveMember(h, convo, caller);
+      return hub.store().heads(h, List.of(convo.value())).getOrDefault(convo.value(), LogPosition.START);
+    });
+    if (from != null && from.isAfter(head)) {
+      throw XrpcException.invalidRequest("cursor " + from + " is ahead of the conversation's log (at " + head + ")");
+    }
+    return Subscription.ofConvo(hub, caller, convo.value(), from, t);
+  }
+}

@@ -1,0 +1,389 @@
+package dev.mlsds.server.realtime;
+
+import dev.mlsds.server.auth.Did;
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One open event stream of one user — one conversation, or all of theirs — following the outbox model of
+ * atproto's event streams: register for wakes, backfill from the database, cut over to the live feeds, then
+ * live, de-duplicated by position, with a bounded buffer whose overflow ends the stream as a slow consumer.
+ *
+ * <p><b>Threads.</b> {@link #run} is the stream's own thread: it alone holds the positions, reads backfill,
+ * and writes to the client. Feeds and the bus only {@code offer} entries into the bounded outbox and raise
+ * flags; they never wait for a client.
+ *
+ * <p><b>Exactness</b>, per conversation: the stream keeps the position of the last entry it wrote (or
+ * skipped as not visible) and writes an entry only if it lies after it, so nothing is written twice and
+ * entries go out in log order. Nothing is missed: the stream joins the conversation's feed <em>before</em>
+ * it reads the log's head and backfills, so every entry is either read by its backfill (committed before
+ * that read) or handed to it by the feed (read after the join), and the feed hands out every entry after
+ * its tail once, in order ({@link ConvoFeed}).
+ *
+ * <p><b>Membership.</b> A user sees a conversation's entries after the Commit that added them and while
+ * they are a member; every read checks the membership after reading the entries, so nothing that committed
+ * after a removal is written. A removal (or addition) reaches the stream as a recheck, from the feed or from
+ * the {@code membershipEvent}'s wake, and takes effect before anything still queued.
+ */
+final class Subscription {
+  private static final Logger log = LoggerFactory.getLogger(Subscription.class);
+  private static final String SLOW_CONSUMER = "{\"reason\":\"slow-consumer\"}";
+
+  /** Why a stream stops before its client leaves. */
+  private enum End { SLOW, CLOSED }
+
+  private final StreamHub hub;
+  private final Did did;
+  private final String oneConvo;
+  private final LogPosition oneConvoFrom;
+  private final StreamCursors.Tracker cursor;
+  private final RealtimeMetrics.Transport transport;
+
+  // The outbox, filled by feeds and the bus, drained by run().
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  private final ArrayDeque<Outbound> queue = new ArrayDeque<>();
+  private long queuedBytes;
+  private final Set<String> rechecks = new LinkedHashSet<>();
+  private boolean resync;
+  private End end;
+
+  // The stream thread's own state: the conversations it carries and its position in each.
+  private final Map<String, LogPosition> carried = new HashMap<>();
+
+  /** A stream of one conversation, resuming after {@code from} (null: from the log's head). */
+  static Subscription ofConvo(StreamHub hub, Did did, String convo, LogPosition from, RealtimeMetrics.Transport t) {
+    return new Subscription(hub, did, convo, from, null, t);
+  }
+
+  /** A stream of all the user's conversations; {@code cursor} says where it resumes and names its events. */
+  static Subscription ofAll(StreamHub hub, Did did, StreamCursors.Tracker cursor, RealtimeMetrics.Transport t) {
+    return new Subscription(hub, did, null, null, cursor, t);
+  }
+
+  private Subscription(StreamHub hub, Did did, String oneConvo, LogPosition oneConvoFrom, StreamCursors.Tracker cursor,
+      RealtimeMetrics.Transport transport) {
+    this.hub = hub;
+    this.did = did;
+    this.oneConvo = oneConvo;
+    this.oneConvoFrom = oneConvoFrom;
+    this.cursor = cursor;
+    this.transport = transport;
+  }
+
+  Did did() {
+    return did;
+  }
+
+  boolean allConvos() {
+    return oneConvo == null;
+  }
+
+  // ---- Called by feeds, the hub and the transport (any thread, never blocking) -----------------------
+
+  /**
+   * New entries of {@code convo} read by its feed; {@code joinedSeq} is the user's membership at that read
+   * (null: not a member). Overflowing the outbox ends the stream as a slow consumer.
+   */
+  void offerLive(String convo, List<LogEntry> entries, Long joinedSeq) {
+    if (joinedSeq == null) {
+      recheck(convo);
+      return;
+    }
+    lock.lock();
+    try {
+      for (LogEntry e : entries) {
+        if (e.visibleTo(did, joinedSeq) && !enqueue(e)) {
+          return;
+        }
+      }
+      changed.signal();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  void offerUser(UserEvent event) {
+    lock.lock();
+    try {
+      if (enqueue(event)) {
+        changed.signal();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** The user's membership of {@code convo} may have changed. */
+  void recheck(String convo) {
+    if (oneConvo != null && !oneConvo.equals(convo)) {
+      return;
+    }
+    lock.lock();
+    try {
+      rechecks.add(convo);
+      changed.signal();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Wakes may have been lost: re-read the memberships. */
+  void resync() {
+    lock.lock();
+    try {
+      resync = true;
+      changed.signal();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Ends the stream (client gone, node stopping). */
+  void close() {
+    finish(End.CLOSED);
+  }
+
+  /** Under the lock. False when the outbox is full: the stream is then ended as a slow consumer. */
+  private boolean enqueue(Outbound o) {
+    if (end != null) {
+      return false;
+    }
+    RealtimeSettings s = hub.settings();
+    if (!queue.isEmpty() && (queue.size() >= s.bufferEvents() || queuedBytes + o.weight() > s.bufferBytes())) {
+      hub.metrics().slowConsumer();
+      finish(End.SLOW);
+      return false;
+    }
+    queue.add(o);
+    queuedBytes += o.weight();
+    return true;
+  }
+
+  private void finish(End why) {
+    lock.lock();
+    try {
+      if (end == null) {
+        end = why;
+        queue.clear();
+        queuedBytes = 0;
+      }
+      changed.signal();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  // ---- The stream's own thread -------------------------------------------------------------------------
+
+  /** What the stream thread does next. */
+  private sealed interface Work {}
+
+  private record Idle() implements Work {}
+
+  private record Stop(End why) implements Work {}
+
+  private record Recheck(String convo) implements Work {}
+
+  private record Resync() implements Work {}
+
+  private record Send(Outbound item) implements Work {}
+
+  /**
+   * Runs the stream on the calling thread until it ends: the client leaves (a write fails), falls too far
+   * behind (an {@code infoEvent} then says so), loses access to its one conversation, or the node stops.
+   */
+  void run(EventSink sink) {
+    hub.metrics().opened(transport);
+    hub.register(this);
+    try {
+      start(sink);
+      while (carriesSomething()) { // ends when a write fails, or on Stop
+        switch (next()) {
+          case Idle i -> sink.keepalive();
+          case Stop s -> {
+            if (s.why() == End.SLOW) {
+              sink.event("infoEvent", null, SLOW_CONSUMER);
+            }
+            return;
+          }
+          case Recheck r -> recheck(sink, r.convo());
+          case Resync r -> resync(sink);
+          case Send s -> send(sink, s.item());
+        }
+      }
+    } catch (IOException e) {
+      log.debug("stream client went away: {}", e.toString());
+    } catch (RuntimeException e) {
+      log.warn("stream ended by an error; the client resumes from its cursor", e);
+    } finally {
+      close();
+      hub.unregister(this);
+      for (String convo : List.copyOf(carried.keySet())) {
+        hub.leave(this, convo);
+      }
+      hub.metrics().closed(transport);
+    }
+  }
+
+  private boolean carriesSomething() {
+    return oneConvo == null || carried.containsKey(oneConvo);
+  }
+
+  private Work next() {
+    long wait = hub.settings().keepalive().toNanos();
+    lock.lock();
+    try {
+      for (;;) { // returns once there is work, or when the keepalive interval passed without any
+        if (end != null) {
+          return new Stop(end);
+        }
+        if (!rechecks.isEmpty()) {
+          String convo = rechecks.iterator().next();
+          rechecks.remove(convo);
+          return new Recheck(convo);
+        }
+        if (resync) {
+          resync = false;
+          return new Resync();
+        }
+        Outbound o = queue.poll();
+        if (o != null) {
+          queuedBytes -= o.weight();
+          return new Send(o);
+        }
+        if (wait <= 0) {
+          return new Idle();
+        }
+        wait = changed.awaitNanos(wait);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return new Stop(End.CLOSED);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Joins the feeds, then positions every conversation and backfills those behind their head. */
+  private void start(EventSink sink) throws IOException {
+    Map<String, Long> joined = oneConvo != null
+        ? hub.db().withHandle(h -> hub.store().membership(h, oneConvo, did)).map(j -> Map.of(oneConvo, j)).orElse(Map.of())
+        : hub.db().withHandle(h -> hub.store().memberships(h, did));
+    for (String convo : joined.keySet()) {
+      carried.put(convo, LogPosition.START); // so that the finally of run() leaves the feed
+      hub.join(this, convo);
+    }
+    Map<String, LogPosition> heads = hub.db().withHandle(h -> hub.store().heads(h, joined.keySet()));
+    Set<String> behind = new HashSet<>();
+    boolean resuming = oneConvo != null ? oneConvoFrom != null : cursor.resumed();
+    Map<String, LogPosition> from = oneConvo != null
+        ? (oneConvoFrom == null ? Map.of() : Map.of(oneConvo, oneConvoFrom)) : cursor.resumeAt();
+    joined.forEach((convo, joinedSeq) -> {
+      LogPosition head = heads.getOrDefault(convo, LogPosition.START);
+      LogPosition at = resuming ? from.getOrDefault(convo, LogPosition.START) : head;
+      at = LogPosition.max(at, LogPosition.afterJoin(joinedSeq));
+      carried.put(convo, at);
+      if (head.isAfter(at)) {
+        behind.add(convo);
+      }
+    });
+    for (String convo : behind) {
+      catchUp(sink, convo);
+    }
+  }
+
+  /** Writes what {@code convo}'s log holds after the stream's position, page by page, at the client's pace. */
+  private void catchUp(EventSink sink, String convo) throws IOException {
+    for (;;) { // ends at the log's end: each page moves the position forward
+      LogPosition from = carried.get(convo);
+      if (from == null) {
+        return;
+      }
+      List<LogEntry> page = hub.db().withHandle(h -> hub.store().page(h, convo, from, StreamStore.PAGE));
+      Optional<Long> joined = hub.db().withHandle(h -> hub.store().membership(h, convo, did));
+      if (joined.isEmpty()) {
+        drop(convo);
+        return;
+      }
+      for (LogEntry e : page) {
+        if (e.visibleTo(did, joined.get())) {
+          write(sink, e, false);
+        } else {
+          carried.put(convo, e.position());
+        }
+      }
+      if (page.size() < StreamStore.PAGE) {
+        return;
+      }
+    }
+  }
+
+  /** Applies the user's current membership of {@code convo}: stop carrying it, or start (from the join). */
+  private void recheck(EventSink sink, String convo) throws IOException {
+    Optional<Long> joined = hub.db().withHandle(h -> hub.store().membership(h, convo, did));
+    if (joined.isEmpty()) {
+      drop(convo);
+    } else if (!carried.containsKey(convo) && oneConvo == null) {
+      hub.join(this, convo);
+      carried.put(convo, LogPosition.afterJoin(joined.get()));
+      catchUp(sink, convo);
+    }
+  }
+
+  private void resync(EventSink sink) throws IOException {
+    if (oneConvo != null) {
+      recheck(sink, oneConvo);
+      return;
+    }
+    Map<String, Long> joined = hub.db().withHandle(h -> hub.store().memberships(h, did));
+    for (String convo : List.copyOf(carried.keySet())) {
+      if (!joined.containsKey(convo)) {
+        drop(convo);
+      }
+    }
+    for (String convo : joined.keySet()) {
+      if (!carried.containsKey(convo)) {
+        recheck(sink, convo);
+      }
+    }
+  }
+
+  private void drop(String convo) {
+    if (carried.remove(convo) != null) {
+      hub.leave(this, convo);
+    }
+  }
+
+  private void send(EventSink sink, Outbound item) throws IOException {
+    switch (item) {
+      case LogEntry e -> write(sink, e, true);
+      case UserEvent u -> sink.event(u.type(), null, u.json());
+    }
+  }
+
+  /** Writes {@code e} unless the stream no longer carries its conversation or already went past it. */
+  private void write(EventSink sink, LogEntry e, boolean live) throws IOException {
+    LogPosition last = carried.get(e.convoId());
+    if (last == null || !e.position().isAfter(last)) {
+      return;
+    }
+    carried.put(e.convoId(), e.position());
+    String id = oneConvo != null ? e.position().toString() : cursor.idFor(e.convoId(), e.position(), carried);
+    sink.event(e.type(), id, e.data(id));
+    if (live) {
+      hub.metrics().fanOut(hub.clock().millis() - e.createdAt());
+    }
+  }
+}

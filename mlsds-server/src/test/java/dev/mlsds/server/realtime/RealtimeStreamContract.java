@@ -1,0 +1,487 @@
+package dev.mlsds.server.realtime;
+
+import static dev.mlsds.server.realtime.RealtimeFixture.add;
+import static dev.mlsds.server.realtime.RealtimeFixture.create;
+import static dev.mlsds.server.realtime.RealtimeFixture.ok;
+import static dev.mlsds.server.realtime.RealtimeFixture.post;
+import static dev.mlsds.server.realtime.RealtimeFixture.remove;
+import static dev.mlsds.server.realtime.RealtimeFixture.send;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.mlsds.server.Server;
+import dev.mlsds.server.Wiring;
+import dev.mlsds.server.realtime.RealtimeFixture.Convo;
+import dev.mlsds.server.testing.Http;
+import dev.mlsds.server.testing.TestServers;
+import dev.mlsds.server.testing.TestUser;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The event streams over HTTP on a real node, run on every backend (API.md §7): the events and their
+ * JSON (checked against the lexicons on every event), exact resume for one conversation and for all, the
+ * membership rules applied to open streams, WebSocket tickets, keepalives, slow consumers, bad input.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+abstract class RealtimeStreamContract {
+  static final Duration WAIT = Duration.ofSeconds(10);
+  static final Duration QUIET = Duration.ofMillis(400);
+  static final RealtimeSettings SETTINGS = RealtimeSettings.defaults().withKeepalive(Duration.ofMillis(300))
+      .withBuffer(8, 64 * 1024).withTicketLifetime(Duration.ofSeconds(2));
+  Server server;
+  Http http;
+
+  abstract String newDatabaseUrl();
+
+  void dropDatabase() {}
+
+  @BeforeAll
+  void start() {
+    server = Wiring.build(TestServers.config(newDatabaseUrl()), Clock.systemUTC(), SETTINGS).start();
+    http = new Http(server.port());
+  }
+
+  @AfterAll
+  void stop() {
+    server.stop();
+    dropDatabase();
+  }
+
+  TestUser user() {
+    return TestUser.on(server);
+  }
+
+  SseClient stream(TestUser u, String query) {
+    return SseClient.open(server.port(), u.token("streamConvoEvents"), query, null);
+  }
+
+  static List<Long> seqs(List<StreamEvent> events) {
+    return events.stream().filter(e -> e.type().equals("messageEvent")).map(StreamEvent::seq).toList();
+  }
+
+  // ---- one conversation --------------------------------------------------------------------------
+
+  @Test
+  void aMemberReceivesMessagesLiveInOrderWithTheirSeqAsId() {
+    TestUser alice = user();
+    TestUser bob = user();
+    Convo c = create(http, alice);
+    add(http, alice, c, bob);
+    try (SseClient s = stream(bob, "?convoId=" + c.id())) {
+      long first = send(http, alice, c);
+      long second = send(http, alice, c);
+      StreamEvent e1 = s.next(WAIT);
+      StreamEvent e2 = s.next(WAIT);
+      assertThat(e1.type()).isEqualTo("messageEvent");
+      assertThat(e1.id()).isEqualTo(Long.toString(first));
+      assertThat(e1.data().get("cursor").asText()).isEqualTo(Long.toString(first));
+      JsonNode m = e1.data().get("message");
+      assertThat(m.get("convoId").asText()).isEqualTo(c.id());
+      assertThat(m.get("sender").asText()).isEqualTo(alice.did().value());
+      assertThat(m.get("contentType").asText()).isEqualTo("application");
+      assertThat(m.get("epoch").asLong()).isEqualTo(1);
+      assertThat(m.get("ciphertext").get("$bytes").asText()).isNotEmpty();
+      assertThat(e2.seq()).isEqualTo(second);
+      assertThat(s.drain(QUIET)).isEmpty();
+    }
+  }
+
+  @Test
+  void resumingFromACursorReplaysExactlyWhatFollowsThenGoesLive() {
+    TestUser alice = user();
+    Convo c = create(http, alice);
+    List<Long> sent = new ArrayList<>();
+    for (int i = 0; i < 5; i++) {
+      sent.add(send(http, alice, c));
+    }
+    try (SseClient s = stream(alice, "?convoId=" + c.id() + "&cursor=" + sent.get(1))) {
+      assertThat(seqs(List.of(s.next(WAIT), s.next(WAIT), s.next(WAIT)))).containsExactlyElementsOf(sent.subList(2, 5));
+      long live = send(http, alice, c);
+      assertThat(s.next(WAIT).seq()).isEqualTo(live);
+      assertThat(s.drain(QUIET)).isEmpty();
+    }
+    // Last-Event-ID (an EventSource reconnecting) wins over the URL's older cursor.
+    try (SseClient s = SseClient.open(server.port(), alice.token("streamConvoEvents"),
+        "?convoId=" + c.id() + "&cursor=0", Long.toString(sent.get(3)))) {
+      assertThat(seqs(s.drain(QUIET))).containsExactly(sent.get(4), sent.get(4) + 1);
+    }
+  }
+
+  @Test
+  void withoutACursorTheStreamStartsAtTheHead() {
+    TestUser alice = user();
+    Convo c = create(http, alice);
+    send(http, alice, c);
+    try (SseClient s = stream(alice, "?convoId=" + c.id())) {
+      assertThat(s.drain(QUIET)).isEmpty();
+      long live = send(http, alice, c);
+      assertThat(s.next(WAIT).seq()).isEqualTo(live);
+    }
+  }
+
+  @Test
+  void membershipWelcomeAndReaddEventsCarryTheirPositions() {
+    TestUser alice = user();
+    TestUser bob = user();
+    Convo c = create(http, alice);
+    try (SseClient a = stream(alice, "?convoId=" + c.id()); SseClient b = stream(bob, "")) {
+      add(http, alice, c, bob);
+      List<StreamEvent> seen = a.drain(QUIET);
+      assertThat(seen).extracting(StreamEvent::type).containsExactly("messageEvent", "membershipEvent");
+      assertThat(seen.get(0).data().get("message").get("contentType").asText()).isEqualTo("commit");
+      JsonNode added = seen.get(1).data();
+      assertThat(added.get("action").asText()).isEqualTo("added");
+      assertThat(added.get("did").asText()).isEqualTo(bob.did().value());
+      assertThat(added.get("epoch").asLong()).isEqualTo(1);
+      assertThat(seen.get(1).id()).isEqualTo(seen.get(0).id() + ".1");
+      // Bob's all-conversations stream picked the conversation up: his own membershipEvent and his Welcome,
+      // not the commit (he joins through the Welcome).
+      List<StreamEvent> bobs = b.drain(QUIET);
+      // (Claiming his only KeyPackage also told him to publish more.)
+      assertThat(bobs).extracting(StreamEvent::type).containsExactly("keyPackagesLowEvent", "membershipEvent", "welcomeEvent");
+      assertThat(bobs.get(2).data().get("convoId").asText()).isEqualTo(c.id());
+      assertThat(bobs.get(2).data().get("deviceId").asText()).hasSize(32);
+      // Alice does not get Bob's welcomeEvent.
+      ok(post(http, bob, "confirmWelcome", Map.of("convoId", c.id(), "success", false, "errorDetails", "no key")));
+      StreamEvent readd = a.next(WAIT);
+      assertThat(readd.type()).isEqualTo("readdRequestedEvent");
+      assertThat(readd.data().get("did").asText()).isEqualTo(bob.did().value());
+      assertThat(readd.id()).isEqualTo(seen.get(0).id() + ".3");
+    }
+  }
+
+  @Test
+  void aRemovedMembersStreamsStopCarryingTheConversationAtOnce() {
+    TestUser alice = user();
+    TestUser bob = user();
+    Convo c = create(http, alice);
+    Convo other = create(http, alice);
+    add(http, alice, c, bob);
+    add(http, alice, other, bob);
+    try (SseClient one = stream(bob, "?convoId=" + c.id()); SseClient all = stream(bob, "")) {
+      long before = send(http, alice, c);
+      assertThat(one.next(WAIT).seq()).isEqualTo(before);
+      assertThat(all.next(WAIT).seq()).isEqualTo(before);
+      long removal = remove(http, alice, c, bob);
+      for (int i = 0; i < 3; i++) {
+        send(http, alice, c);
+      }
+      long stillThere = send(http, alice, other);
+      // The one-conversation stream ends; nothing at or after the removal's commit reached either stream.
+      assertThat(one.awaitEnd(WAIT)).isTrue();
+      assertThat(one.drain(QUIET)).isEmpty();
+      List<StreamEvent> rest = all.drain(QUIET);
+      assertThat(rest).allMatch(e -> !c.id().equals(e.convoId()));
+      assertThat(seqs(rest)).containsExactly(stillThere);
+      assertThat(removal).isGreaterThan(before);
+    }
+    assertThat(http.get("/xrpc/" + SseClient.NSID + "?convoId=" + c.id(), bob.token("streamConvoEvents")).error())
+        .isEqualTo("NotMember");
+  }
+
+  @Test
+  void leavingStopsTheLeaverAndTellsTheOthers() {
+    TestUser alice = user();
+    TestUser bob = user();
+    Convo c = create(http, alice);
+    add(http, alice, c, bob);
+    try (SseClient a = stream(alice, ""); SseClient b = stream(bob, "")) {
+      ok(post(http, bob, "leaveConvo", Map.of("convoId", c.id())));
+      StreamEvent left = a.next(WAIT);
+      assertThat(left.type()).isEqualTo("membershipEvent");
+      assertThat(left.data().get("action").asText()).isEqualTo("left");
+      send(http, alice, c);
+      assertThat(seqs(a.drain(QUIET))).hasSize(1);
+      assertThat(b.drain(QUIET)).isEmpty();
+    }
+  }
+
+  // ---- all conversations -------------------------------------------------------------------------
+
+  @Test
+  void theAllConversationsCursorResumesEveryConversationExactly() {
+    TestUser alice = user();
+    List<Convo> convos = new ArrayList<>();
+    for (int i = 0; i < 12; i++) { // more conversations than a cursor's delta holds
+      convos.add(create(http, alice));
+    }
+    Map<String, List<Long>> sent = new java.util.HashMap<>();
+    Map<String, List<Long>> got = new java.util.HashMap<>();
+    String cursor = null;
+    Random random = new Random(7);
+    try (SseClient s = stream(alice, "")) {
+      assertThat(s.drain(QUIET)).isEmpty();
+      for (int i = 0; i < 30; i++) {
+        Convo c = convos.get(random.nextInt(convos.size()));
+        sent.computeIfAbsent(c.id(), k -> new ArrayList<>()).add(send(http, alice, c));
+      }
+      for (int i = 0; i < 10; i++) {
+        StreamEvent e = s.next(WAIT);
+        got.computeIfAbsent(e.convoId(), k -> new ArrayList<>()).add(e.seq());
+        cursor = e.id();
+      }
+    }
+    for (int i = 0; i < 20; i++) {
+      Convo c = convos.get(random.nextInt(convos.size()));
+      sent.computeIfAbsent(c.id(), k -> new ArrayList<>()).add(send(http, alice, c));
+    }
+    assertThat(cursor.length()).isLessThan(200);
+    try (SseClient s = SseClient.open(server.port(), alice.token("streamConvoEvents"), "", cursor)) {
+      for (StreamEvent e : s.drain(QUIET)) {
+        got.computeIfAbsent(e.convoId(), k -> new ArrayList<>()).add(e.seq());
+      }
+    }
+    assertThat(got).isEqualTo(sent);
+  }
+
+  @Test
+  void aNewConversationJoinsTheCreatorsOpenStream() {
+    TestUser alice = user();
+    try (SseClient s = stream(alice, "")) {
+      assertThat(s.drain(QUIET)).isEmpty();
+      Convo c = create(http, alice);
+      SseClient.sleep(300);
+      long seq = send(http, alice, c);
+      StreamEvent e = s.next(WAIT);
+      assertThat(e.convoId()).isEqualTo(c.id());
+      assertThat(e.seq()).isEqualTo(seq);
+    }
+  }
+
+  @Test
+  void keyPackagesLowEventsReachTheOwnersStreams() {
+    TestUser alice = user();
+    TestUser bob = user();
+    TestUser.Device phone = bob.device();
+    ok(post(http, bob, "publishKeyPackages", Map.of("keyPackages", List.of(Map.of("keyPackage", TestUser.bytes(phone.keyPackage()))))));
+    try (SseClient b = stream(bob, "")) {
+      ok(http.get("/xrpc/" + TestUser.NS + "getKeyPackages?dids=" + bob.did().value(), alice.token("getKeyPackages")));
+      StreamEvent low = b.next(WAIT);
+      assertThat(low.type()).isEqualTo("keyPackagesLowEvent");
+      assertThat(low.id()).isNull();
+      assertThat(low.data().get("deviceId").asText()).isEqualTo(phone.deviceId());
+      assertThat(low.data().get("available").asInt()).isZero();
+    }
+  }
+
+  // ---- keepalive, slow consumers, errors ----------------------------------------------------------
+
+  @Test
+  void idleStreamsGetKeepalives() {
+    try (SseClient s = stream(user(), "")) {
+      long deadline = System.nanoTime() + WAIT.toNanos();
+      while (s.keepalives.get() < 2 && System.nanoTime() < deadline) { // bounded by the deadline
+        SseClient.sleep(50);
+      }
+      assertThat(s.keepalives.get()).isGreaterThanOrEqualTo(2);
+    }
+  }
+
+  @Test
+  void aConsumerThatStopsReadingGetsSlowConsumerAndIsDisconnected() throws Exception {
+    TestUser alice = user();
+    Convo c = create(http, alice);
+    try (Socket raw = new Socket()) {
+      raw.setReceiveBufferSize(4096);
+      raw.connect(new InetSocketAddress("127.0.0.1", server.port()), 5000);
+      raw.setSoTimeout((int) WAIT.toMillis());
+      OutputStream out = raw.getOutputStream();
+      out.write(("GET /xrpc/" + SseClient.NSID + "?convoId=" + c.id() + " HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+          + "Authorization: Bearer " + alice.token("streamConvoEvents") + "\r\nAccept: text/event-stream\r\n\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      SseClient.sleep(300);
+      // Far more than the socket buffers and the 8-event outbox hold, while the client reads nothing.
+      for (int i = 0; i < 30; i++) {
+        RealtimeFixture.sendLarge(http, alice, c, 256 * 1024);
+      }
+      SseClient.sleep(500);
+      InputStream in = raw.getInputStream();
+      String all = new String(in.readAllBytes(), StandardCharsets.UTF_8); // the server closes the connection
+      assertThat(all).contains("event: infoEvent\ndata: {\"reason\":\"slow-consumer\"}");
+      assertThat(all.indexOf("infoEvent")).isGreaterThan(all.lastIndexOf("messageEvent"));
+    }
+  }
+
+  @Test
+  void badRequestsAreNamedErrorsNotStreams() {
+    TestUser alice = user();
+    TestUser stranger = user();
+    Convo c = create(http, alice);
+    send(http, alice, c);
+    String path = "/xrpc/" + SseClient.NSID;
+    assertThat(http.get(path + "?convoId=" + c.id() + "&cursor=abc", alice.token("streamConvoEvents")).error())
+        .isEqualTo("InvalidRequest");
+    assertThat(http.get(path + "?convoId=" + c.id() + "&cursor=99", alice.token("streamConvoEvents")).error())
+        .isEqualTo("InvalidRequest");
+    assertThat(http.get(path + "?cursor=12", alice.token("streamConvoEvents")).error()).isEqualTo("InvalidRequest");
+    assertThat(http.get(path + "?cursor=AAAAAAAAAAAAAAAA", alice.token("streamConvoEvents")).error())
+        .isEqualTo("InvalidRequest");
+    assertThat(http.get(path + "?convoId=xyz", alice.token("streamConvoEvents")).error()).isEqualTo("InvalidRequest");
+    var forbidden = http.get(path + "?convoId=" + c.id(), stranger.token("streamConvoEvents"));
+    assertThat(forbidden.status()).isEqualTo(403);
+    assertThat(forbidden.error()).isEqualTo("NotMember");
+    assertThat(http.get(path + "?convoId=abcdef", alice.token("streamConvoEvents")).error()).isEqualTo("ConvoNotFound");
+    assertThat(http.get(path, null).error()).isEqualTo("AuthenticationRequired");
+    assertThat(http.get(path, alice.token("getConvos")).error()).isEqualTo("BadTokenMethod");
+  }
+
+  @Test
+  void anotherUsersAllConversationsCursorIsRefused() {
+    TestUser alice = user();
+    TestUser bob = user();
+    Convo c = create(http, alice);
+    String cursor;
+    try (SseClient s = stream(alice, "")) {
+      s.drain(Duration.ofMillis(200));
+      send(http, alice, c);
+      cursor = s.next(WAIT).id();
+    }
+    assertThat(http.get("/xrpc/" + SseClient.NSID + "?cursor=" + cursor, bob.token("streamConvoEvents")).error())
+        .isEqualTo("InvalidRequest");
+  }
+
+  // ---- WebSocket ----------------------------------------------------------------------------------
+
+  String ticket(TestUser u) {
+    JsonNode t = ok(post(http, u, "getSubscriptionTicket", Map.of())).json();
+    assertThat(t.get("endpoint").asText()).isEqualTo("ws://127.0.0.1:" + server.port() + "/xrpc/" + WsClient.NSID);
+    return t.get("ticket").asText();
+  }
+
+  String wsUrl(String ticket, String query) {
+    return "ws://127.0.0.1:" + server.port() + "/xrpc/" + WsClient.NSID + "?ticket=" + ticket + query;
+  }
+
+  @Test
+  void theWebSocketCarriesTheSameEventsAsServerSentEvents() {
+    TestUser alice = user();
+    TestUser bob = user();
+    Convo c = create(http, alice);
+    send(http, alice, c);
+    WsClient.Opened ws = WsClient.open(wsUrl(ticket(alice), "&cursor=0&convoId=" + c.id()));
+    assertThat(ws.status()).isEqualTo(101);
+    try (WsClient w = ws.client(); SseClient s = stream(alice, "?cursor=0&convoId=" + c.id())) {
+      add(http, alice, c, bob);
+      send(http, alice, c);
+      List<StreamEvent> sse = s.drain(QUIET);
+      assertThat(sse).hasSize(4);
+      List<StreamEvent> frames = new ArrayList<>();
+      for (int i = 0; i < sse.size(); i++) {
+        frames.add(w.next(WAIT));
+      }
+      assertThat(frames).isEqualTo(sse);
+      assertThat(w.poll(QUIET)).isNull();
+    }
+  }
+
+  @Test
+  void aTicketIsSingleUseAndExpires() {
+    TestUser alice = user();
+    String t = ticket(alice);
+    WsClient.Opened first = WsClient.open(wsUrl(t, ""));
+    assertThat(first.status()).isEqualTo(101);
+    first.client().close();
+    assertThat(WsClient.open(wsUrl(t, "")).status()).isEqualTo(401);
+    String late = ticket(alice);
+    SseClient.sleep(SETTINGS.ticketLifetime().toMillis() + 500);
+    assertThat(WsClient.open(wsUrl(late, "")).status()).isEqualTo(401);
+    assertThat(WsClient.open(wsUrl("nonsense", "")).status()).isEqualTo(401);
+    assertThat(WsClient.open("ws://127.0.0.1:" + server.port() + "/xrpc/" + WsClient.NSID).status()).isEqualTo(401);
+  }
+
+  @Test
+  void aStrangerCannotSubscribeToAConversationOverWebSocket() {
+    TestUser alice = user();
+    TestUser stranger = user();
+    Convo c = create(http, alice);
+    assertThat(WsClient.open(wsUrl(ticket(stranger), "&convoId=" + c.id())).status()).isEqualTo(403);
+    assertThat(WsClient.open(wsUrl(ticket(alice), "&convoId=" + c.id() + "&cursor=x")).status()).isEqualTo(400);
+  }
+
+  // ---- exactness under concurrent writers ---------------------------------------------------------
+
+  @Test
+  void resumingAtRandomPointsWhileOthersWriteMissesNothingAndRepeatsNothing() throws Exception {
+    TestUser alice = user();
+    TestUser bob = user();
+    List<Convo> convos = List.of(create(http, alice), create(http, alice), create(http, alice));
+    for (Convo c : convos) {
+      add(http, alice, c, bob);
+    }
+    Map<String, List<Long>> got = new java.util.HashMap<>();
+    String cursor;
+    try (SseClient s = stream(bob, "")) {
+      s.drain(QUIET); // his keyPackagesLowEvents; the stream now starts at every log's head
+      long marker = send(http, alice, convos.get(0));
+      StreamEvent e = s.next(WAIT);
+      assertThat(e.seq()).isEqualTo(marker);
+      got.computeIfAbsent(e.convoId(), k -> new ArrayList<>()).add(e.seq());
+      cursor = e.id();
+    }
+    ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
+    List<Future<?>> done = new ArrayList<>();
+    for (TestUser w : List.of(alice, bob)) {
+      for (Convo c : convos) {
+        done.add(writers.submit(() -> {
+          for (int i = 0; i < 40; i++) {
+            send(http, w, c);
+          }
+        }));
+      }
+    }
+    Random random = new Random(11);
+    for (int round = 0; round < 60 && !(allDone(done) && got.equals(expectedLog(convos, bob))); round++) {
+      try (SseClient s = SseClient.open(server.port(), bob.token("streamConvoEvents"), "", cursor)) {
+        int take = 1 + random.nextInt(15);
+        for (int i = 0; i < take; i++) {
+          StreamEvent e = s.poll(Duration.ofMillis(500));
+          if (e == null) {
+            break;
+          }
+          got.computeIfAbsent(e.convoId(), k -> new ArrayList<>()).add(e.seq());
+          cursor = e.id();
+        }
+      }
+    }
+    writers.shutdown();
+    for (Future<?> f : done) {
+      f.get();
+    }
+    assertThat(got).isEqualTo(expectedLog(convos, bob));
+  }
+
+  static boolean allDone(List<Future<?>> fs) {
+    return fs.stream().allMatch(Future::isDone);
+  }
+
+  /** Every message {@code member} may read in each conversation, from the database (getMessages). */
+  Map<String, List<Long>> expectedLog(List<Convo> convos, TestUser member) {
+    Map<String, List<Long>> out = new java.util.HashMap<>();
+    for (Convo c : convos) {
+      JsonNode page = ok(http.get("/xrpc/" + TestUser.NS + "getMessages?convoId=" + c.id() + "&limit=500",
+          member.token("getMessages"))).json();
+      List<Long> seqs = new ArrayList<>();
+      page.get("messages").forEach(m -> seqs.add(m.get("seq").asLong()));
+      out.put(c.id(), seqs);
+    }
+    return out;
+  }
+}
