@@ -220,29 +220,45 @@ class LexiconDriftTest {
   void outputRecordsAndTheirLexiconsHaveTheSameFields() throws Exception {
     List<Class<?>> outputs = outputRecords();
     assertThat(outputs).as("Output records under dev.mlsds.server").isNotEmpty();
-    LexiconValidator validator = new LexiconValidator(lexicons);
     List<String> problems = new ArrayList<>();
     for (Class<?> c : outputs) {
       String simple = c.getEnclosingClass().getSimpleName();
       String nsid = PREFIX + Character.toLowerCase(simple.charAt(0)) + simple.substring(1);
-      if (!lexicons.has(nsid)) {
-        problems.add(c.getName() + ": no lexicon " + nsid);
-        continue;
-      }
-      JsonNode schema = lexicons.main(nsid).orElseThrow().path("output").get("schema");
-      Object sample;
-      try {
-        sample = new Samples().build(c, schema, nsid);
-      } catch (ReflectiveOperationException | RuntimeException e) {
-        problems.add(c.getName() + ": cannot build a sample: " + e);
-        continue;
-      }
-      JsonNode json = Json.MAPPER.readTree(Json.write(sample));
-      for (LexiconValidator.Violation v : validator.outputComplete(nsid, json)) {
-        problems.add(c.getName().substring(c.getPackageName().length() + 1) + " vs " + nsid + ": " + v);
+      for (String p : recordProblems(c, nsid)) {
+        problems.add(c.getName().substring(c.getPackageName().length() + 1) + " vs " + nsid + ": " + p);
       }
     }
     assertThat(problems).as("output records vs lexicons").isEmpty();
+  }
+
+  /** The record check itself can fail: a renamed component, and a DID written as an object. */
+  @Test
+  void theRecordCheckCatchesRenamesAndShapes() throws Exception {
+    record RenamedEpoch(String convoId, long epoch) {}
+    assertThat(recordProblems(RenamedEpoch.class, PREFIX + "getEpoch"))
+        .containsExactlyInAnyOrder("$.currentEpoch: required: missing", "$.epoch: undeclared: field not declared in the lexicon");
+    record PlainDid(String value) {}
+    record Commit(long seq, long epoch, PlainDid sender, byte[] commitData, Instant createdAt) {}
+    record Commits(String convoId, List<Commit> commits) {}
+    assertThat(recordProblems(Commits.class, PREFIX + "getCommits"))
+        .singleElement().asString().startsWith("$.commits[0].sender: string: must be a string, got object {\"value\":");
+    assertThat(recordProblems(RenamedEpoch.class, PREFIX + "noSuchMethod")).containsExactly("no lexicon " + PREFIX + "noSuchMethod");
+  }
+
+  /** Violations of a sample of {@code record} (every component set) against {@code nsid}'s output. */
+  private List<String> recordProblems(Class<?> record, String nsid) throws IOException {
+    if (!lexicons.has(nsid)) {
+      return List.of("no lexicon " + nsid);
+    }
+    JsonNode schema = lexicons.main(nsid).orElseThrow().path("output").get("schema");
+    Object sample;
+    try {
+      sample = new Samples().build(record, schema, nsid);
+    } catch (ReflectiveOperationException | RuntimeException e) {
+      return List.of("cannot build a sample: " + e);
+    }
+    JsonNode json = Json.MAPPER.readTree(Json.write(sample));
+    return new LexiconValidator(lexicons).outputComplete(nsid, json).stream().map(Object::toString).toList();
   }
 
   /** The {@code *$Output} records of the server's main classes. */

@@ -384,7 +384,9 @@ public final class LexiconValidator {
       JsonNode props = schema.path("properties");
       Set<String> nullable = new java.util.HashSet<>();
       schema.path("nullable").forEach(n -> nullable.add(n.asText()));
+      Set<String> required = new java.util.HashSet<>();
       for (JsonNode r : schema.path("required")) {
+        required.add(r.asText());
         if (!value.has(r.asText())) {
           add(path + "." + r.asText(), "required", "missing");
         }
@@ -411,7 +413,7 @@ public final class LexiconValidator {
       }
       if (complete) {
         for (Map.Entry<String, JsonNode> p : props.properties()) {
-          if (!value.has(p.getKey())) {
+          if (!value.has(p.getKey()) && !required.contains(p.getKey())) {
             add(path + "." + p.getKey(), "complete", "declared in the lexicon but never produced");
           }
         }

@@ -154,6 +154,16 @@ class LexiconValidatorTest {
   }
 
   @Test
+  void completeOutputsMustCarryEveryDeclaredField() {
+    assertThat(v.outputComplete("test.lex.thing", json("{\"s\": \"x\"}"))).extracting(Violation::path, Violation::rule)
+        .contains(org.assertj.core.groups.Tuple.tuple("$.short", "complete"), org.assertj.core.groups.Tuple.tuple("$.maybe", "complete"))
+        .doesNotContain(org.assertj.core.groups.Tuple.tuple("$.s", "complete"));
+    assertThat(v.outputComplete("test.lex.thing", json("{}"))).extracting(Violation::path, Violation::rule)
+        .contains(org.assertj.core.groups.Tuple.tuple("$.s", "required"))
+        .doesNotContain(org.assertj.core.groups.Tuple.tuple("$.s", "complete"));
+  }
+
+  @Test
   void outputOfAMethodWithoutOutputSchemaMustBeEmpty() {
     assertThat(v.output("test.lex.empty", json("{}"))).isEmpty();
     assertThat(v.output("test.lex.empty", json("{\"a\": 1}"))).extracting(Violation::rule).containsExactly("output");
