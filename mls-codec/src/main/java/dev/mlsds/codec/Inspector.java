@@ -199,7 +199,7 @@ public final class Inspector {
         extensionTypes(json, "leafNodeExtensions", leaf.extensions());
         try {
             validator.validate(kp, null);
-            json.field("valid", true).name("reason").value((String) null);
+            json.field("valid", true).name("rule").value((String) null).name("reason").value((String) null);
         } catch (InvalidKeyPackageException e) {
             json.field("valid", false).field("rule", e.rule()).field("reason", e.getMessage());
         }

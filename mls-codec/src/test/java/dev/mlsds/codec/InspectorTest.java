@@ -80,6 +80,7 @@ class InspectorTest {
         assertThat(o.get("lastResort").asBoolean()).isTrue();
         assertThat(o.get("extensions")).singleElement().satisfies(e -> assertThat(e.asInt()).isEqualTo(0x000A));
         assertThat(o.get("valid").asBoolean()).isTrue();
+        assertThat(o.get("rule").isNull()).isTrue();
         assertThat(o.get("reason").isNull()).isTrue();
     }
 

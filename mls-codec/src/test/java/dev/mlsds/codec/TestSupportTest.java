@@ -43,6 +43,17 @@ class TestSupportTest {
     }
 
     @Test
+    void externalCommitComesFromANewMemberWithExternalInitAndPath() {
+        PublicMessage m = (PublicMessage) MlsMessage.decode(TestMessages.externalCommit(GROUP, 6));
+        assertThat(m.sender()).isEqualTo(new Sender(Sender.Type.NEW_MEMBER_COMMIT, -1));
+        assertThat(m.epoch()).isEqualTo(6);
+        assertThat(m.commit().proposals()).singleElement()
+                .satisfies(p -> assertThat(p.proposalType()).hasValue(Proposal.EXTERNAL_INIT));
+        assertThat(m.commit().hasPath()).isTrue();
+        assertThat(m.membershipTag()).isNull();
+    }
+
+    @Test
     void proposalsAndApplicationMessages() {
         PublicMessage external = (PublicMessage) MlsMessage.decode(
                 TestMessages.removeProposal(GROUP, 2, new Sender(Sender.Type.EXTERNAL, 0), 4));
