@@ -24,14 +24,15 @@ public final class ConvoHandlers {
       XrpcInput in = call.input();
       var input = new CreateConvo.Input(ConvoId.parse(in.string("groupId"), "groupId"), suite(in.string("cipherSuite")),
           metadata(in), in.optList("initialMembers", 0, maxMembers, n -> did(n, "initialMembers")).orElse(List.of()),
-          in.optBytes("commit").orElse(null), in.optBytes("welcome").orElse(null), in.optBytes("groupInfo").orElse(null));
+          in.optBytes("commit").orElse(null), welcome(in).orElse(null), in.optBytes("groupInfo").orElse(null));
       return service.createConvo(call.caller(), input);
     });
     // POST /xrpc/blue.catbird.mls.addMembers
     router.procedure(NS + "addMembers", call -> {
       XrpcInput in = call.input();
       var input = new AddMembers.Input(convoId(in), in.list("didList", 1, 100, n -> did(n, "didList")),
-          in.bytes("commit"), in.bytes("welcome"), in.optBytes("groupInfo").orElse(null));
+          in.bytes("commit"), welcome(in).orElseThrow(() -> XrpcException.invalidRequest("missing required field 'welcome'")),
+          in.optBytes("groupInfo").orElse(null));
       return service.addMembers(call.caller(), input);
     });
     // POST /xrpc/blue.catbird.mls.removeMember
@@ -58,6 +59,11 @@ public final class ConvoHandlers {
     // POST /xrpc/blue.catbird.mls.processExternalCommit
     router.procedure(NS + "processExternalCommit", call -> service.processExternalCommit(call.caller(),
         convoId(call.input()), call.input().bytes("commit"), call.input().optBytes("groupInfo").orElse(null)));
+  }
+
+  /** {@code welcome}, or its 2025-lexicon name {@code welcomeMessage} (compatibility, API.md §1). */
+  static java.util.Optional<byte[]> welcome(XrpcInput in) {
+    return in.optBytes("welcome").or(() -> in.optBytes("welcomeMessage"));
   }
 
   static ConvoId convoId(XrpcInput in) {

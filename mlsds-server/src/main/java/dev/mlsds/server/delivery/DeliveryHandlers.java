@@ -20,7 +20,7 @@ public final class DeliveryHandlers {
         (int) call.params().integer("limit", 1, 500, 100)));
     // GET /xrpc/blue.catbird.mls.getCommits
     router.query(NS + "getCommits", call -> service.getCommits(call.caller(),
-        convoId(call.params().required("convoId")), call.params().integer("fromEpoch", 0, Long.MAX_VALUE, 0),
+        convoId(call.params().required("convoId")), call.params().requiredInteger("fromEpoch", 0, Long.MAX_VALUE),
         call.params().optInteger("toEpoch", 0, Long.MAX_VALUE).orElse(null)));
     // GET /xrpc/blue.catbird.mls.getWelcome
     router.query(NS + "getWelcome", call -> service.getWelcome(call.caller(),

@@ -56,6 +56,11 @@ public final class XrpcParams {
     return v;
   }
 
+  public long requiredInteger(String name, long min, long max) {
+    required(name);
+    return integer(name, min, max, 0);
+  }
+
   public Optional<Long> optInteger(String name, long min, long max) {
     return opt(name).isEmpty() ? Optional.empty() : Optional.of(integer(name, min, max, 0));
   }

@@ -353,6 +353,19 @@ abstract class ConvoLifecycleContract {
   }
 
   @Test
+  void the2025FieldNameWelcomeMessageIsStillRead() {
+    byte[] g = newGroupId();
+    createConvo(alice, g);
+    publish(bob, bob.device());
+    List<byte[]> kps = claim(alice, bob);
+    var r = ok(alice.post("addMembers", Map.of("convoId", hex(g), "didList", List.of(bob.did().value()),
+        "commit", bytes(TestMessages.commit(g, 0, 0, kps, List.of(), false)),
+        "welcomeMessage", bytes(TestMessages.welcome(SUITE, kps.stream().map(k -> KeyPackage.decode(k).ref()).toList())))));
+    assertThat(r.json().get("newEpoch").asLong()).isEqualTo(1);
+    assertThat(bob.get("getCommits", "convoId", hex(g)).error()).isEqualTo("InvalidRequest");
+  }
+
+  @Test
   void senderDidOfSomeoneElseIsForbidden() {
     byte[] g = aliceAndBob();
     var r = alice.post("sendMessage", Map.of("convoId", hex(g), "senderDid", bob.did().value(),
