@@ -14,8 +14,9 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * One device of a {@link User}: an {@link MlsAgent} process initialised with the user's DID, plus what a
- * client app keeps beside its MLS state: a read cursor per conversation, and the epoch it joined at.
+ * One device of a {@link User}: an MLS client (an {@link MlsAgent} process or a {@link BcMlsAgent}) initialised
+ * with the user's DID, plus what a client app keeps beside its MLS state: a read cursor per conversation, and the
+ * epoch it joined at.
  *
  * <p>{@link #receive} is the client's delivery loop: page through {@code getMessages} from the cursor
  * ({@code sinceSeq}, {@code hasMore}) and hand every message, in {@code seq} order, to the agent.
@@ -25,7 +26,8 @@ final class Device {
   private static final String PAGE_SIZE = "3";
 
   final User user;
-  final MlsAgent agent;
+  /** The device's MLS implementation: a ts-mls agent process, or the in-process bcmls client. */
+  final MlsOps agent;
   /** Lowercase hex of the first 16 bytes of SHA-256 over the signature key: what the server derives too. */
   final String deviceId;
   private final Map<String, Long> cursors = new HashMap<>();
@@ -46,7 +48,7 @@ final class Device {
     }
   }
 
-  Device(User user, MlsAgent agent) {
+  Device(User user, MlsOps agent) {
     this.user = user;
     this.agent = agent;
     JsonNode init = agent.call("init", "identity", user.did());

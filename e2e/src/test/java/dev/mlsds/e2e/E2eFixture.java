@@ -95,6 +95,11 @@ abstract class E2eFixture {
     return new Device(user, agent);
   }
 
+  /** A new device of {@code user} on the in-process Bouncy Castle MLS client (bcmls 1.84, {@link BcMlsClient}). */
+  Device bcDevice(User user) {
+    return new Device(user, new BcMlsAgent(user.name + "-bc"));
+  }
+
   static String newGroupId() {
     byte[] id = new byte[16];
     RANDOM.nextBytes(id);

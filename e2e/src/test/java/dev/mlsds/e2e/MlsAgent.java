@@ -25,7 +25,7 @@ import java.util.concurrent.TimeUnit;
  * tail of the agent's stderr, and {@link #close()} kills the process if it does not exit on its own.
  * Requests are strictly sequential (the agent answers in order), so a reply is matched by its id.
  */
-final class MlsAgent implements AutoCloseable {
+final class MlsAgent implements MlsOps, AutoCloseable {
   static final Duration TIMEOUT = Duration.ofSeconds(30);
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String EOF = "\u0000eof";
@@ -118,7 +118,8 @@ final class MlsAgent implements AutoCloseable {
   }
 
   /** Runs {@code op} with alternating argument names and values; fails the test on {@code ok: false}. */
-  JsonNode call(String op, Object... args) {
+  @Override
+  public JsonNode call(String op, Object... args) {
     JsonNode reply = request(op, args);
     if (!reply.path("ok").asBoolean(false)) {
       throw new AgentError(name, op, reply.path("error").asText());
@@ -127,7 +128,8 @@ final class MlsAgent implements AutoCloseable {
   }
 
   /** Runs {@code op} and returns the error text, failing the test if the op unexpectedly succeeded. */
-  String callExpectingError(String op, Object... args) {
+  @Override
+  public String callExpectingError(String op, Object... args) {
     JsonNode reply = request(op, args);
     if (reply.path("ok").asBoolean(false)) {
       throw new AssertionError(name + ": " + op + " was expected to fail but returned " + reply.path("result"));

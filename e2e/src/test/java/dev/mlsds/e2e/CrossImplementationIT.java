@@ -1,0 +1,196 @@
+package dev.mlsds.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.mlsds.e2e.Device.KeyPackage;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.StreamSupport;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Two independent MLS implementations in one group, through a running mlsds node: ts-mls 1.6.4 (Node agent
+ * processes) and Bouncy Castle's bcmls 1.84 (in-process, {@link BcMlsClient}). Neither shares code with the
+ * other or with the server; all bytes go through the server's HTTP API with real service tokens, and every
+ * content assertion is about what the *other* implementation decrypted. One node over SQLite.
+ */
+class CrossImplementationIT extends E2eFixture {
+
+  @Override
+  String openDatabase() {
+    return Databases.sqlite();
+  }
+
+  @Override
+  void closeDatabase() {}
+
+  /**
+   * A bcmls user creates the group with a ts-mls user in it (commit bundle on createConvo); the ts-mls user joins
+   * from the Welcome the server routes to its device; messages both ways; then each side makes a key update (a commit
+   * with an UpdatePath) that the other processes, and they still talk.
+   */
+  @Test
+  void bcmlsCreatesTheGroupAndAddsATsMlsUser() {
+    User ua = user("alice");
+    User ub = user("bob");
+    Device a = bcDevice(ua);
+    Device b = device(ub);
+    List<KeyPackage> bobsKeyPackages = b.publish(2);
+
+    // Alice (bcmls) claims Bob's (ts-mls) KeyPackage and creates the group and the conversation in one bundle.
+    String g = newGroupId();
+    assertThat(a.agent.call("createGroup", "groupId", g).path("epoch").asLong()).isZero();
+    JsonNode claimed = claim(ua, ub);
+    assertThat(claimed).hasSize(1);
+    assertThat(claimed.get(0).path("deviceId").asText()).isEqualTo(b.deviceId);
+    String claimedRef = claimed.get(0).path("keyPackageRef").asText();
+    assertThat(claimedRef).isIn(bobsKeyPackages.stream().map(KeyPackage::ref).toList());
+    JsonNode pending = a.agent.call("addMembers", "groupId", g, "keyPackages", keyPackageBytes(claimed));
+    // What bcmls produced, read by ts-mls without any group state.
+    JsonNode commit = b.agent.call("inspect", "message", pending.path("commit").asText());
+    assertThat(commit.path("wireFormatName").asText()).isEqualTo("mls_public_message");
+    assertThat(commit.path("epoch").asLong()).isZero();
+    assertThat(commit.path("senderType").asText()).isEqualTo("member");
+    JsonNode welcome = b.agent.call("inspect", "message", pending.path("welcome").asText());
+    assertThat(welcome.path("newMembers")).extracting(JsonNode::asText).containsExactly(claimedRef);
+    JsonNode groupInfo = b.agent.call("inspect", "message", pending.path("groupInfo").asText());
+    assertThat(groupInfo.path("epoch").asLong()).isEqualTo(1);
+    assertThat(groupInfo.path("extensions")).extracting(JsonNode::asText).contains("external_pub", "ratchet_tree");
+    assertThat(a.epoch(g)).as("the commit stays pending until the server accepts it").isZero();
+    JsonNode convo = ua.post("createConvo", Map.of("groupId", g, "cipherSuite", SUITE, "initialMembers", List.of(ub.did()),
+        "commit", Device.bytes(pending.path("commit").asText()), "welcome", Device.bytes(pending.path("welcome").asText()),
+        "groupInfo", Device.bytes(pending.path("groupInfo").asText()))).ok();
+    assertThat(convo.path("epoch").asLong()).isEqualTo(1);
+    assertThat(a.agent.call("applyPending", "groupId", g).path("epoch").asLong()).isEqualTo(1);
+
+    // Bob (ts-mls) fetches the Welcome bcmls made, joins and confirms.
+    assertThat(fetchJoinConfirm(b, g).path("keyPackageRef").asText()).isEqualTo(claimedRef);
+    assertThat(b.epoch(g)).isEqualTo(1);
+    assertSameRoster(g, a, b);
+
+    // Messages both ways: each side's plaintext is what the other implementation encrypted.
+    a.send(g, "hello bob, from bouncy castle");
+    assertThat(b.texts(g)).containsExactly("hello bob, from bouncy castle");
+    b.send(g, "hi alice, from ts-mls");
+    assertThat(a.texts(g)).containsExactly("hi alice, from ts-mls");
+
+    // Bob's key update (ts-mls UpdatePath) through sendMessage; bcmls decrypts the path and follows.
+    assertThat(updateCommit(b, g).ok().path("epoch").asLong()).isEqualTo(1);
+    assertThat(commits(a.receive(g))).singleElement().satisfies(r -> {
+      assertThat(r.result().path("epoch").asLong()).isEqualTo(2);
+      assertThat(r.sender()).isEqualTo(ub.did());
+    });
+    // Alice's key update (bcmls UpdatePath); ts-mls follows.
+    assertThat(updateCommit(a, g).ok().path("epoch").asLong()).isEqualTo(2);
+    assertThat(commits(b.receive(g))).singleElement().satisfies(r -> {
+      assertThat(r.result().path("epoch").asLong()).isEqualTo(3);
+      JsonNode framing = b.agent.call("inspect", "message", r.ciphertext());
+      assertThat(framing.path("wireFormatName").asText()).isEqualTo("mls_public_message");
+      assertThat(framing.path("hasPath").asBoolean()).isTrue();
+      assertThat(framing.path("proposals")).isEmpty();
+    });
+
+    a.send(g, "after both key updates");
+    assertThat(b.texts(g)).containsExactly("after both key updates");
+    b.send(g, "still reading you");
+    assertThat(a.texts(g)).containsExactly("still reading you");
+    assertThat(List.of(a.epoch(g), b.epoch(g), serverEpoch(ua, g))).containsOnly(3L);
+    assertThat(ua.get("getGroupInfo", "convoId", g).ok().path("epoch").asLong()).isEqualTo(3);
+  }
+
+  /**
+   * The reverse: a ts-mls user creates the group and adds a bcmls user, whose KeyPackages went through
+   * publishKeyPackages and getKeyPackages and who joins from the Welcome it fetches; messages both ways. Then the
+   * bcmls member adds a third member (ts-mls) with addMembers: ts-mls processes the bcmls commit, the newcomer joins
+   * from the bcmls Welcome; a bcmls key update follows, and every member decrypts every other member's message.
+   */
+  @Test
+  void tsMlsCreatesTheGroupAndAddsABcmlsUserWhoAddsAThirdMember() {
+    User ua = user("alice");
+    User ub = user("bob");
+    User uc = user("carol");
+    Device a = device(ua);
+    Device b = bcDevice(ub);
+    Device c = device(uc);
+    List<KeyPackage> bobsKeyPackages = b.publish(2); // asserts the server derived the same ref and deviceId
+    c.publish(1);
+
+    // What the server stored for Bob, read by ts-mls: the basic credential is his DID, the lifetime is real.
+    JsonNode kp = a.agent.call("inspect", "message", bobsKeyPackages.get(0).base64());
+    assertThat(kp.path("keyPackageRef").asText()).as("ts-mls computes the same KeyPackageRef").isEqualTo(bobsKeyPackages.get(0).ref());
+    assertThat(kp.path("identity").asText()).isEqualTo(ub.did());
+    assertThat(kp.path("credentialType").asText()).isEqualTo("basic");
+    long now = Instant.now().getEpochSecond();
+    assertThat(kp.path("notBefore").asLong()).isBetween(now - 120, now);
+    assertThat(kp.path("notAfter").asLong()).isBetween(now + 29L * 24 * 3600, now + 31L * 24 * 3600);
+
+    // Alice (ts-mls) creates the group with Bob (bcmls) in it.
+    String g = newGroupId();
+    a.agent.call("createGroup", "groupId", g);
+    JsonNode claimed = claim(ua, ub);
+    assertThat(claimed).hasSize(1);
+    assertThat(claimed.get(0).path("deviceId").asText()).isEqualTo(b.deviceId);
+    String claimedRef = claimed.get(0).path("keyPackageRef").asText();
+    assertThat(claimedRef).isIn(bobsKeyPackages.stream().map(KeyPackage::ref).toList());
+    JsonNode pending = a.agent.call("addMembers", "groupId", g, "keyPackages", keyPackageBytes(claimed));
+    ua.post("createConvo", Map.of("groupId", g, "cipherSuite", SUITE, "initialMembers", List.of(ub.did()),
+        "commit", Device.bytes(pending.path("commit").asText()), "welcome", Device.bytes(pending.path("welcome").asText()),
+        "groupInfo", Device.bytes(pending.path("groupInfo").asText()))).ok();
+    a.agent.call("applyPending", "groupId", g);
+
+    // Bob (bcmls) fetches the ts-mls Welcome from the server and joins with the KeyPackage the server named.
+    assertThat(fetchJoinConfirm(b, g).path("keyPackageRef").asText()).isEqualTo(claimedRef);
+    assertThat(b.epoch(g)).isEqualTo(1);
+    assertSameRoster(g, a, b);
+    a.send(g, "hello bob, from ts-mls");
+    assertThat(b.texts(g)).containsExactly("hello bob, from ts-mls");
+    b.send(g, "hi alice, from bouncy castle");
+    assertThat(a.texts(g)).containsExactly("hi alice, from bouncy castle");
+
+    // Bob (bcmls) adds Carol (ts-mls): Alice processes the bcmls commit, Carol joins from the bcmls Welcome.
+    JsonNode added = addMembers(b, g, claim(ub, uc), uc);
+    assertThat(added.path("newEpoch").asLong()).isEqualTo(2);
+    assertThat(added.path("welcomeRecipients")).singleElement()
+        .satisfies(w -> assertThat(w.path("deviceId").asText()).isEqualTo(c.deviceId));
+    fetchJoinConfirm(c, g);
+    assertThat(commits(a.receive(g))).singleElement().satisfies(r -> {
+      assertThat(r.result().path("epoch").asLong()).isEqualTo(2);
+      assertThat(r.sender()).isEqualTo(ub.did());
+    });
+    b.receive(g); // its own commit, already applied
+    assertSameRoster(g, a, b, c);
+
+    // A bcmls key update: both ts-mls members decrypt the bcmls UpdatePath.
+    assertThat(updateCommit(b, g).ok().path("epoch").asLong()).isEqualTo(2);
+    assertThat(commits(a.receive(g))).singleElement().satisfies(r -> assertThat(r.result().path("epoch").asLong()).isEqualTo(3));
+    assertThat(commits(c.receive(g))).singleElement().satisfies(r -> assertThat(r.result().path("epoch").asLong()).isEqualTo(3));
+
+    // Everyone decrypts everyone.
+    a.send(g, "from alice (ts-mls)");
+    b.send(g, "from bob (bcmls)");
+    c.send(g, "from carol (ts-mls)");
+    assertThat(a.texts(g)).containsExactly("from bob (bcmls)", "from carol (ts-mls)");
+    assertThat(b.texts(g)).containsExactly("from alice (ts-mls)", "from carol (ts-mls)");
+    assertThat(c.texts(g)).containsExactly("from alice (ts-mls)", "from bob (bcmls)");
+    assertThat(List.of(a.epoch(g), b.epoch(g), c.epoch(g), serverEpoch(ua, g))).containsOnly(3L);
+  }
+
+  /** Every device sees the same leaves: same identities (the DIDs) and signature keys, by its own implementation. */
+  private static void assertSameRoster(String g, Device... devices) {
+    List<String> first = roster(devices[0], g);
+    assertThat(first).hasSize(devices.length);
+    for (Device d : devices) {
+      assertThat(roster(d, g)).as("%s's view of the tree", d).isEqualTo(first);
+      assertThat(first).anySatisfy(m -> assertThat(m).startsWith(d.user.did() + " "));
+    }
+  }
+
+  private static List<String> roster(Device d, String g) {
+    JsonNode members = d.agent.call("members", "groupId", g).path("members");
+    return StreamSupport.stream(members.spliterator(), false)
+        .map(m -> m.path("identity").asText() + " " + m.path("leafIndex").asInt() + " " + m.path("signaturePublicKey").asText())
+        .toList();
+  }
+}
