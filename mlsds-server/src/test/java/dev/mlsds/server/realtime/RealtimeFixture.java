@@ -32,7 +32,7 @@ final class RealtimeFixture {
   /** A conversation and the epoch the test has moved it to. */
   static final class Convo {
     final byte[] groupId;
-    long epoch;
+    volatile long epoch;
 
     Convo(byte[] groupId) {
       this.groupId = groupId;
