@@ -13,8 +13,17 @@ public final class MlsWriter {
     /** Largest vector body a variable-length header can describe (RFC 9420 §2.1.2). */
     public static final int MAX_VECTOR_LENGTH = (1 << 30) - 1;
 
-    private byte[] buf = new byte[256];
+    private byte[] buf;
     private int size;
+
+    public MlsWriter() {
+        this(256);
+    }
+
+    /** A writer whose buffer starts at {@code capacity} bytes; it still grows as needed. */
+    public MlsWriter(int capacity) {
+        this.buf = new byte[Math.max(capacity, 4)];
+    }
 
     private void ensure(int extra) {
         if (buf.length - size < extra) {

@@ -92,6 +92,9 @@ public final class Signatures {
     /** The exact bytes signed: {@code varint || "MLS 1.0 " + label || varint || content[off, off+len)}. */
     public static byte[] signContent(String label, byte[] content, int off, int len) {
         byte[] fullLabel = (LABEL_PREFIX + label).getBytes(StandardCharsets.US_ASCII);
-        return new MlsWriter().opaque(fullLabel).varint(len).bytes(content, off, len).toByteArray();
+        // Sized exactly: this runs twice per KeyPackage upload.
+        MlsWriter w = new MlsWriter(MlsWriter.varintSize(fullLabel.length) + fullLabel.length
+                + MlsWriter.varintSize(len) + len);
+        return w.opaque(fullLabel).varint(len).bytes(content, off, len).toByteArray();
     }
 }
