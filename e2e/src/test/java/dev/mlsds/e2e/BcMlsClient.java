@@ -52,8 +52,8 @@ import org.bouncycastle.mls.protocol.Group;
  *       the wrapper keeps it as the pending state until {@link #applyPending} (after the server's 200), or until the
  *       commit's own bytes come back from the server ({@code Group.handle} refuses our own commits unless given
  *       that cached successor).</li>
- *   <li><b>Own messages.</b> bcmls cannot decrypt the application messages it sent itself (the sender's ratchet has
- *       moved on), so the wrapper recognises them by their bytes when the server echoes them, as the Node agent does.</li>
+ *   <li><b>Own messages.</b> The server echoes a device's own messages back in the log; the wrapper recognises them
+ *       by their bytes and reports them as own instead of processing them, as the Node agent does.</li>
  *   <li><b>Past epochs.</b> A {@code Group} keeps only its own epoch's keys; the wrapper keeps the last
  *       {@value #PAST_EPOCHS} states so an application message sequenced after a commit still decrypts.</li>
  *   <li><b>Routing.</b> bcmls exposes no group id for PublicMessage/PrivateMessage, so it is read from the framing.</li>

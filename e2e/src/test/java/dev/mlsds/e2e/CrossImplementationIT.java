@@ -125,6 +125,13 @@ class CrossImplementationIT extends E2eFixture {
     long now = Instant.now().getEpochSecond();
     assertThat(kp.path("notBefore").asLong()).isBetween(now - 120, now);
     assertThat(kp.path("notAfter").asLong()).isBetween(now + 29L * 24 * 3600, now + 31L * 24 * 3600);
+    // Why the wrapper sets the lifetime itself: bcmls's own default, (0, 2^64-1), is refused by the server.
+    String unbounded = b.agent.call("keyPackages", "count", 1, "notBefore", 0, "notAfter", -1)
+        .path("keyPackages").get(0).path("keyPackage").asText();
+    JsonNode refused = ub.post("publishKeyPackages", Map.of("keyPackages", List.of(Map.of("keyPackage", Device.bytes(unbounded)))))
+        .ok().path("results").get(0);
+    assertThat(refused.path("status").asText()).as("%s", refused).isEqualTo("rejected");
+    assertThat(refused.path("error").asText()).isEqualTo("InvalidKeyPackage");
 
     // Alice (ts-mls) creates the group with Bob (bcmls) in it.
     String g = newGroupId();
