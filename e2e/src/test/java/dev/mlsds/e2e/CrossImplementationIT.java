@@ -166,7 +166,9 @@ class CrossImplementationIT extends E2eFixture {
       assertThat(r.result().path("epoch").asLong()).isEqualTo(2);
       assertThat(r.sender()).isEqualTo(ub.did());
     });
-    b.receive(g); // its own commit, already applied
+    assertThat(b.receive(g)).as("bcmls is handed back its own message and commit").allMatch(Device.Received::own)
+        .filteredOn(r -> "commit".equals(r.contentType())).singleElement()
+        .satisfies(r -> assertThat(r.result().path("alreadyApplied").asBoolean()).as("%s", r).isTrue());
     assertSameRoster(g, a, b, c);
 
     // A bcmls key update: both ts-mls members decrypt the bcmls UpdatePath.
