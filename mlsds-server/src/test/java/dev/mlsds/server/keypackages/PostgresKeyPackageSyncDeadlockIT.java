@@ -1,0 +1,103 @@
+package dev.mlsds.server.keypackages;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.mlsds.codec.CipherSuite;
+import dev.mlsds.codec.KeyPackage;
+import dev.mlsds.codec.testing.SigningKey;
+import dev.mlsds.codec.testing.TestKeyPackages;
+import dev.mlsds.server.auth.Did;
+import dev.mlsds.server.delivery.WelcomeStore;
+import dev.mlsds.server.realtime.ConvoEventLog;
+import dev.mlsds.server.storage.Database;
+import dev.mlsds.server.testing.TestDatabases;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.time.Clock;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.jdbi.v3.core.Handle;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A sync racing an addMembers-shaped transaction (conversation row first, then a KeyPackage row) on
+ * PostgreSQL: the lock orders are opposite, PostgreSQL aborts the sync as the deadlock victim, and the
+ * sync is retried and completes with the right result.
+ */
+class PostgresKeyPackageSyncDeadlockIT {
+  static final CipherSuite SUITE = CipherSuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
+  static final Did ALICE = new Did("did:plc:alice");
+  TestDatabases.Postgres pg;
+  Database db;
+  KeyPackageService service;
+
+  @BeforeEach
+  void open() {
+    pg = TestDatabases.postgres();
+    db = Database.open(pg.url(), null);
+    db.migrate();
+    KeyPackageMetrics metrics = new KeyPackageMetrics(new SimpleMeterRegistry());
+    service = new KeyPackageService(db, new KeyPackageStore(db.dialect(), metrics), new WelcomeStore(),
+        new ConvoEventLog(db.dialect()), new KeyPackageTesting.RecordingNotifier(),
+        KeyPackageTesting.limits(200, 10, 3000, 100), Clock.systemUTC(), metrics);
+  }
+
+  @AfterEach
+  void close() {
+    db.close();
+    pg.close();
+  }
+
+  @Test
+  void aSyncChosenAsDeadlockVictimIsRetried() throws Exception {
+    SigningKey device = SigningKey.generate(SUITE);
+    byte[] used = TestKeyPackages.builder(SUITE, ALICE.value()).signingKey(device).build();
+    byte[] wanted = TestKeyPackages.builder(SUITE, ALICE.value()).signingKey(device).build();
+    service.publish(ALICE, List.of(new PublishKeyPackages.Item(used, false), new PublishKeyPackages.Item(wanted, false)));
+    String usedRef = ref(used);
+    String wantedRef = ref(wanted);
+    String deviceId = KeyPackage.decode(used).deviceId();
+    db.withHandle(h -> {
+      h.execute("INSERT INTO convos (id, creator_did, cipher_suite, epoch, created_at) VALUES ('cc01', 'did:plc:bob', 1, 1, 0)");
+      h.execute("UPDATE key_packages SET state = 'used', convo_id = 'cc01' WHERE ref = ?", usedRef);
+      return h.execute("""
+          INSERT INTO welcomes (convo_id, key_package_ref, did, device_id, data, state, created_at)
+          VALUES ('cc01', ?, ?, ?, ?, 'pending', 0)""", usedRef, ALICE.value(), deviceId, new byte[] {1});
+    });
+
+    CountDownLatch convoLocked = new CountDownLatch(1);
+    CountDownLatch syncWaiting = new CountDownLatch(1);
+    try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+      // addMembers' order: the conversation row, then the KeyPackage its Welcome names.
+      Future<Boolean> adder = pool.submit(() -> db.inTransaction((Handle h) -> {
+        h.createQuery("SELECT id FROM convos WHERE id = 'cc01' FOR UPDATE").mapTo(String.class).one();
+        convoLocked.countDown();
+        syncWaiting.await();
+        return h.createQuery("SELECT ref FROM key_packages WHERE ref = :r FOR UPDATE").bind("r", wantedRef)
+            .mapTo(String.class).findFirst().isPresent();
+      }));
+      convoLocked.await();
+      Future<SyncKeyPackages.Output> sync = pool.submit(() ->
+          service.sync(ALICE, new SyncKeyPackages.Input(new DeviceId(deviceId), Set.of())));
+      Thread.sleep(300); // the sync now holds the KeyPackage rows and waits for the conversation row
+      syncWaiting.countDown();
+      adder.get();
+      assertThat(sync.get()).isEqualTo(new SyncKeyPackages.Output(0, 2, 1));
+    }
+    int left = db.withHandle(h -> h.createQuery("SELECT COUNT(*) FROM key_packages").mapTo(Integer.class).one());
+    String welcome = db.withHandle(h -> h.createQuery("SELECT state FROM welcomes").mapTo(String.class).one());
+    List<String> events = db.withHandle(h -> h.createQuery("SELECT type FROM convo_events").mapTo(String.class).list());
+    assertThat(left).isZero();
+    assertThat(welcome).isEqualTo("unusable");
+    assertThat(events).containsExactly("readdRequestedEvent");
+  }
+
+  static String ref(byte[] kp) {
+    return HexFormat.of().formatHex(KeyPackage.decode(kp).ref());
+  }
+}
