@@ -36,6 +36,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.ReentrantLock;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
@@ -162,14 +163,25 @@ class KeyPackageClaimLoad {
         new ConvoEventLog(server.database().dialect()), Notifier.NONE, limits, Clock.systemUTC(), metrics);
     int max = TARGETS * PER_TARGET;
     AtomicInteger next = new AtomicInteger();
-    return timed("service", max, () -> {
+    // -Dmlsds.bench.serialize=true: one in-process fair lock around each claim transaction, to show what
+    // queueing writers in the JVM (instead of SQLite's sleeping busy handler) would give.
+    ReentrantLock writer = Boolean.getBoolean("mlsds.bench.serialize") ? new ReentrantLock(true) : null;
+    return timed(writer == null ? "service" : "service (serialized)", max, () -> {
       int i = next.getAndIncrement();
       if (i >= max) {
         return null;
       }
       Did caller = new Did("did:plc:bench" + (i % CLIENTS));
-      return service.claim(caller, new GetKeyPackages.Params(List.of(targets.get(i % targets.size())), SUITE))
-          .keyPackages().size() == 1;
+      GetKeyPackages.Params params = new GetKeyPackages.Params(List.of(targets.get(i % targets.size())), SUITE);
+      if (writer == null) {
+        return service.claim(caller, params).keyPackages().size() == 1;
+      }
+      writer.lock();
+      try {
+        return service.claim(caller, params).keyPackages().size() == 1;
+      } finally {
+        writer.unlock();
+      }
     });
   }
 
