@@ -10,6 +10,9 @@ interface EventSink {
   /** One event: {@code type} (e.g. {@code messageEvent}), its id ({@code null} for live-only events) and its JSON object. */
   void event(String type, String id, String json) throws IOException;
 
+  /** A log entry as the event with id (and cursor) {@code id}. */
+  void entry(LogEntry entry, String id) throws IOException;
+
   /** Tells an idle client (and proxies) that the stream is alive. */
   void keepalive() throws IOException;
 }

@@ -7,12 +7,47 @@ import dev.mlsds.server.auth.Did;
  * conversation event. {@code body} is the event object's JSON without its {@code cursor} (which differs
  * per stream); it is built once per node and shared by every stream the entry fans out to.
  *
- * @param recipient the only user whose streams may carry it (a {@code welcomeEvent}), or null for every
- *     member
- * @param createdAt when it was written (epoch ms), for the fan-out latency metric
+ * <p>{@code recipient} is the only user whose streams may carry it (a {@code welcomeEvent}), or null for
+ * every member; {@code createdAt} (epoch ms) is when it was written, for the fan-out latency metric.
  */
-record LogEntry(String convoId, LogPosition position, String type, String recipient, long createdAt, String body)
-    implements Outbound {
+final class LogEntry implements Outbound {
+  private final String convoId;
+  private final LogPosition position;
+  private final String type;
+  private final String recipient;
+  private final long createdAt;
+  private final String body;
+  // The last frame built, by id: every one-conversation stream writes an entry with the same id (its
+  // position), so a node builds that frame once however many streams it fans out to.
+  private volatile Frame sse;
+  private volatile Frame ws;
+
+  private record Frame(String id, Object encoded) {}
+
+  LogEntry(String convoId, LogPosition position, String type, String recipient, long createdAt, String body) {
+    this.convoId = convoId;
+    this.position = position;
+    this.type = type;
+    this.recipient = recipient;
+    this.createdAt = createdAt;
+    this.body = body;
+  }
+
+  String convoId() {
+    return convoId;
+  }
+
+  LogPosition position() {
+    return position;
+  }
+
+  String type() {
+    return type;
+  }
+
+  long createdAt() {
+    return createdAt;
+  }
 
   /** Whether a member added at {@code joinedSeq} (and still a member) may see this entry. */
   boolean visibleTo(Did did, long joinedSeq) {
@@ -22,6 +57,26 @@ record LogEntry(String convoId, LogPosition position, String type, String recipi
   /** The event object with {@code cursor} as its first field. */
   String data(String cursor) {
     return Outbound.withField("cursor", cursor, body);
+  }
+
+  /** This entry as a Server-Sent Event with id {@code id}. */
+  byte[] sseFrame(String id) {
+    Frame f = sse;
+    if (f == null || !f.id().equals(id)) {
+      f = new Frame(id, SseSink.frame(type, id, data(id)));
+      sse = f;
+    }
+    return (byte[]) f.encoded();
+  }
+
+  /** This entry as a WebSocket text frame with cursor {@code id}. */
+  String wsFrame(String id) {
+    Frame f = ws;
+    if (f == null || !f.id().equals(id)) {
+      f = new Frame(id, WsSink.frame(type, data(id)));
+      ws = f;
+    }
+    return (String) f.encoded();
   }
 
   @Override

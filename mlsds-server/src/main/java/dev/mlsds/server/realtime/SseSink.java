@@ -18,18 +18,35 @@ final class SseSink implements EventSink {
 
   @Override
   public void event(String type, String id, String json) throws IOException {
+    write(frame(type, id, json));
+  }
+
+  @Override
+  public void entry(LogEntry entry, String id) throws IOException {
+    write(entry.sseFrame(id));
+  }
+
+  private void write(byte[] frame) throws IOException {
+    out.write(frame);
+    out.flush();
+  }
+
+  /** One event in SSE framing. */
+  static byte[] frame(String type, String id, String json) {
     StringBuilder sb = new StringBuilder(json.length() + 64);
     if (id != null) {
       sb.append("id: ").append(id).append('\n');
     }
     sb.append("event: ").append(type).append('\n');
-    // Jackson writes no raw line breaks, but a stored payload is data: one data line per line keeps the framing.
-    for (String line : json.split("\r\n|\r|\n", -1)) {
-      sb.append("data: ").append(line).append('\n');
+    if (json.indexOf('\n') < 0 && json.indexOf('\r') < 0) {
+      sb.append("data: ").append(json).append('\n');
+    } else {
+      // Jackson writes no raw line breaks, but a stored payload is data: a data line per line keeps the framing.
+      for (String line : json.split("\r\n|\r|\n", -1)) {
+        sb.append("data: ").append(line).append('\n');
+      }
     }
-    sb.append('\n');
-    out.write(sb.toString().getBytes(StandardCharsets.UTF_8));
-    out.flush();
+    return sb.append('\n').toString().getBytes(StandardCharsets.UTF_8);
   }
 
   @Override

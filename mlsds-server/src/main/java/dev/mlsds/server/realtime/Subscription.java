@@ -381,7 +381,7 @@ final class Subscription {
     }
     carried.put(e.convoId(), e.position());
     String id = oneConvo != null ? e.position().toString() : cursor.idFor(e.convoId(), e.position(), carried);
-    sink.event(e.type(), id, e.data(id));
+    sink.entry(e, id);
     if (live) {
       hub.metrics().fanOut(hub.clock().millis() - e.createdAt());
     }

@@ -27,8 +27,22 @@ final class WsSink implements EventSink {
 
   @Override
   public void event(String type, String id, String json) throws IOException {
+    send(frame(type, json));
+  }
+
+  @Override
+  public void entry(LogEntry entry, String id) throws IOException {
+    send(entry.wsFrame(id));
+  }
+
+  /** One event as a text frame. */
+  static String frame(String type, String json) {
+    return Outbound.withField("$type", DEFS + type, json);
+  }
+
+  private void send(String frame) throws IOException {
     Callback.Completable sent = new Callback.Completable();
-    session.sendText(Outbound.withField("$type", DEFS + type, json), sent);
+    session.sendText(frame, sent);
     await(sent);
   }
 
