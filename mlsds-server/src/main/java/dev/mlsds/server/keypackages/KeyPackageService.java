@@ -24,12 +24,11 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeSet;
 import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.HandleCallback;
@@ -128,12 +127,15 @@ public final class KeyPackageService {
         case Checked.Valid ok -> results.add(result(i, ok.kp(), done.stored().get(v++)));
       }
     }
-    Set<DeviceId> touched = new LinkedHashSet<>();
-    valid.forEach(kp -> touched.add(kp.deviceId()));
     metrics.availablePerUser(done.counts().stream().mapToLong(KeyPackageStore.AvailableCount::count).sum());
-    List<PublishKeyPackages.Available> available = done.counts().stream()
-        .filter(c -> touched.contains(c.deviceId()))
-        .map(c -> new PublishKeyPackages.Available(c.deviceId().value(), c.cipherSuite().name(), c.count()))
+    // Every (device, suite) the batch touched, with 0 when nothing of it is available (e.g. only a last resort).
+    record DeviceSuite(String deviceId, CipherSuite suite) {}
+    Map<DeviceSuite, Integer> counts = new HashMap<>();
+    done.counts().forEach(c -> counts.put(new DeviceSuite(c.deviceId().value(), c.cipherSuite()), c.count()));
+    List<PublishKeyPackages.Available> available = valid.stream()
+        .map(kp -> new DeviceSuite(kp.deviceId().value(), kp.cipherSuite())).distinct()
+        .sorted(Comparator.comparing(DeviceSuite::deviceId).thenComparing(DeviceSuite::suite))
+        .map(k -> new PublishKeyPackages.Available(k.deviceId(), k.suite().name(), counts.getOrDefault(k, 0)))
         .toList();
     return new PublishKeyPackages.Output(results, available);
   }
@@ -161,22 +163,20 @@ public final class KeyPackageService {
 
   /** The single-item form: a rejection is a 400 InvalidKeyPackage, the limit a 409, a duplicate a success. */
   public PublishKeyPackage.Output publishOne(Did caller, PublishKeyPackage.Input in) {
+    long now = clock.millis();
     ValidatedKeyPackage v = validate(caller, in.keyPackage());
     if (v.cipherSuite() != in.cipherSuite()) {
-      throw new XrpcException(XrpcError.InvalidKeyPackage, "cipher_suite: the KeyPackage is "
-          + v.cipherSuite().name() + ", not " + in.cipherSuite().name());
+      throw invalid("cipher_suite: the KeyPackage is " + v.cipherSuite().name() + ", not " + in.cipherSuite().name());
     }
-    long now = clock.millis();
     long notAfter = notAfterMillis(v.notAfter());
     if (in.expires().isPresent()) {
       long expires = in.expires().get().toEpochMilli();
       if (expires > notAfter) {
-        throw new XrpcException(XrpcError.InvalidKeyPackage, "expires: " + Json.formatTime(in.expires().get())
-            + " is after the KeyPackage's not_after " + Json.formatTime(Instant.ofEpochMilli(notAfter)));
+        throw invalid("expires: " + Json.formatTime(in.expires().get()) + " is after the KeyPackage's not_after "
+            + Json.formatTime(Instant.ofEpochMilli(notAfter)));
       }
       if (expires <= now) {
-        throw new XrpcException(XrpcError.InvalidKeyPackage, "expires: " + Json.formatTime(in.expires().get())
-            + " is not in the future");
+        throw invalid("expires: " + Json.formatTime(in.expires().get()) + " is not in the future");
       }
       notAfter = expires;
     }
@@ -187,6 +187,11 @@ public final class KeyPackageService {
       throw new XrpcException(XrpcError.KeyPackageLimitReached, limitMessage());
     }
     return new PublishKeyPackage.Output(kp.ref(), kp.deviceId().value());
+  }
+
+  private XrpcException invalid(String message) {
+    metrics.published(PublishOutcome.INVALID);
+    return new XrpcException(XrpcError.InvalidKeyPackage, message);
   }
 
   private Checked check(Did caller, byte[] raw, boolean lastResortFlag) {
@@ -202,8 +207,7 @@ public final class KeyPackageService {
     try {
       return validator.validate(raw, caller.value());
     } catch (InvalidKeyPackageException e) {
-      metrics.published(PublishOutcome.INVALID);
-      throw new XrpcException(XrpcError.InvalidKeyPackage, e.getMessage());
+      throw invalid(e.getMessage());
     }
   }
 

@@ -73,7 +73,7 @@ class KeyPackageHttpTest {
   }
 
   @Test
-  void publishClaimStatusAndSyncOverHttp() {
+  void publishClaimStatusAndSyncOverHttp() throws InterruptedException {
     TestUser alice = TestUser.on(server);
     TestUser bob = TestUser.on(server);
     TestUser.Device phone = alice.device();
@@ -81,13 +81,17 @@ class KeyPackageHttpTest {
     byte[] k2 = phone.keyPackage();
     byte[] last = phone.keyPackage(true);
 
+    // Items of one batch are equally old; k1 is published first so that it is the oldest.
+    ok(alice.post("publishKeyPackages", Map.of("keyPackages", List.of(upload(k1)))));
+    Thread.sleep(5);
     JsonNode published = ok(alice.post("publishKeyPackages", Map.of("keyPackages",
         List.of(upload(k1), upload(k2), Map.of("keyPackage", Base64.getEncoder().encodeToString(last)))))).json();
     assertThat(published.get("results")).hasSize(3);
-    assertThat(published.at("/results/0/status").asText()).isEqualTo("published");
-    assertThat(published.at("/results/0/keyPackageRef").asText()).isEqualTo(ref(k1));
-    assertThat(published.at("/results/0/deviceId").asText()).isEqualTo(phone.deviceId());
-    assertThat(published.at("/results/0/cipherSuite").asText()).isEqualTo(SUITE.name());
+    assertThat(published.at("/results/0/status").asText()).isEqualTo("duplicate");
+    assertThat(published.at("/results/1/status").asText()).isEqualTo("published");
+    assertThat(published.at("/results/1/keyPackageRef").asText()).isEqualTo(ref(k2));
+    assertThat(published.at("/results/1/deviceId").asText()).isEqualTo(phone.deviceId());
+    assertThat(published.at("/results/1/cipherSuite").asText()).isEqualTo(SUITE.name());
     assertThat(published.at("/available/0/count").asInt()).isEqualTo(2);
 
     JsonNode got = ok(bob.get("getKeyPackages", "dids", alice.did().value(), "cipherSuite", "1")).json();

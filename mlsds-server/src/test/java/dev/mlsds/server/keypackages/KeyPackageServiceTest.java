@@ -269,7 +269,12 @@ class KeyPackageServiceTest {
     byte[] byExtension = builder(ALICE, d).lastResort(true).build();
     byte[] byFlag = kp(ALICE, d);
     byte[] otherSuite = builder(ALICE, p256).lastResort(true).build();
-    service.publish(ALICE, List.of(new Item(byExtension, false), new Item(otherSuite, false)));
+    PublishKeyPackages.Output first = service.publish(ALICE,
+        List.of(new Item(byExtension, false), new Item(otherSuite, false)));
+    // Both devices are reported, with nothing one-time available.
+    assertThat(first.available()).extracting(PublishKeyPackages.Available::count).containsExactly(0, 0);
+    assertThat(first.available()).extracting(PublishKeyPackages.Available::deviceId)
+        .containsExactlyInAnyOrder(deviceId(d), deviceId(p256));
     assertThat(claim(BOB, ALICE).keyPackages()).singleElement()
         .satisfies(k -> assertThat(k.keyPackageRef()).isEqualTo(ref(byExtension)))
         .satisfies(k -> assertThat(k.lastResort()).isTrue());
