@@ -25,6 +25,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -95,6 +96,9 @@ public final class Server implements AutoCloseable {
    */
   public interface Streams extends AutoCloseable {
     void install(JavalinConfig cfg);
+
+    /** The NSIDs it serves (a bounded set, for the request metrics' route label). */
+    Set<String> nsids();
 
     @Override
     void close();
@@ -188,7 +192,8 @@ public final class Server implements AutoCloseable {
     String path = ctx.path();
     if (path.startsWith("/xrpc/")) {
       String nsid = path.substring("/xrpc/".length());
-      return router.methods().containsKey(nsid) ? nsid : "/xrpc/unknown";
+      boolean known = router.methods().containsKey(nsid) || streams.stream().anyMatch(s -> s.nsids().contains(nsid));
+      return known ? nsid : "/xrpc/unknown";
     }
     return switch (path) {
       case "/health", "/health/live", "/health/ready", "/metrics", "/.well-known/did.json" -> path;

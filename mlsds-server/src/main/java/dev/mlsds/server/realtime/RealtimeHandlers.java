@@ -18,6 +18,7 @@ import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The realtime methods (API.md §7): {@code streamConvoEvents} (Server-Sent Events),
@@ -71,6 +72,11 @@ public final class RealtimeHandlers implements Server.Streams {
       throw XrpcException.invalidRequest(SUBSCRIBE + " is a WebSocket: open it with an upgrade request");
     });
     hub.start();
+  }
+
+  @Override
+  public Set<String> nsids() {
+    return Set.of(STREAM, SUBSCRIBE);
   }
 
   @Override

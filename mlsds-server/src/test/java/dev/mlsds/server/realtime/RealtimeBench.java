@@ -92,8 +92,13 @@ public final class RealtimeBench {
   private record Node(Process process, int port, BlockingQueue<String> lines) implements AutoCloseable {
     static Node start(String url) throws IOException, InterruptedException {
       String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-      Process p = new ProcessBuilder(java, "-Xmx1g", "-cp", System.getProperty("java.class.path"),
-          RealtimeBench.class.getName(), "node", url).redirectErrorStream(true).start();
+      List<String> command = new ArrayList<>(List.of(java, "-Xmx1g"));
+      String extra = System.getenv("MLSDS_BENCH_NODE_OPTS"); // e.g. a profiler's options
+      if (extra != null && !extra.isBlank()) {
+        command.addAll(List.of(extra.trim().split("\\s+")));
+      }
+      command.addAll(List.of("-cp", System.getProperty("java.class.path"), RealtimeBench.class.getName(), "node", url));
+      Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
       BlockingQueue<String> lines = new LinkedBlockingQueue<>();
       Thread.ofVirtual().start(() -> {
         try (BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
