@@ -42,6 +42,9 @@ public final class WelcomeStore {
       SELECT convo_id, did, device_id, key_package_ref FROM welcomes
       WHERE key_package_ref IN (<refs>) AND state IN ('pending', 'fetched')
       ORDER BY convo_id, key_package_ref""";
+  private static final String OPEN_CONVOS_BY_REFS = """
+      SELECT DISTINCT convo_id FROM welcomes WHERE key_package_ref IN (<refs>) AND state IN ('pending', 'fetched')
+      ORDER BY convo_id""";
   private static final String MARK_UNUSABLE = """
       UPDATE welcomes SET state = 'unusable'
       WHERE key_package_ref IN (<refs>) AND state IN ('pending', 'fetched')""";
@@ -100,6 +103,14 @@ public final class WelcomeStore {
         .list();
     h.createUpdate(MARK_UNUSABLE).bindList("refs", List.copyOf(refs)).execute();
     return found;
+  }
+
+  /** The conversations (sorted) with an open Welcome naming one of {@code refs}. */
+  public List<String> openConvoIds(Handle h, Collection<String> refs) {
+    if (refs.isEmpty()) {
+      return List.of();
+    }
+    return h.createQuery(OPEN_CONVOS_BY_REFS).bindList("refs", List.copyOf(refs)).mapTo(String.class).list();
   }
 
   /** Maintenance: fetched Welcomes whose grace period ended before {@code before} become consumed. */

@@ -19,7 +19,6 @@ import dev.mlsds.server.storage.Database;
 import dev.mlsds.server.xrpc.Json;
 import dev.mlsds.server.xrpc.XrpcError;
 import dev.mlsds.server.xrpc.XrpcException;
-import java.sql.SQLException;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -31,10 +30,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
 import org.jdbi.v3.core.Handle;
-import org.jdbi.v3.core.HandleCallback;
-import org.jdbi.v3.core.JdbiException;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The KeyPackage rules of API.md §3: what may be uploaded, who gets which KeyPackage, and how a device
@@ -61,8 +56,6 @@ public final class KeyPackageService {
   /** Consumed KeyPackages are kept this long (for status and audits), then deleted. */
   static final Duration CONSUMED_RETENTION = Duration.ofDays(30);
   static final int PURGE_BATCH = 1000;
-  static final int ATTEMPTS = 3;
-  private static final Logger log = LoggerFactory.getLogger(KeyPackageService.class);
   private static final byte[] MLS_MESSAGE_HEADER = {0, 1, 0, (byte) WireFormat.MLS_KEY_PACKAGE.value()};
 
   private final Database db;
@@ -332,14 +325,24 @@ public final class KeyPackageService {
   public SyncKeyPackages.Output sync(Did caller, SyncKeyPackages.Input in) {
     long now = clock.millis();
     record Done(int kept, int deleted, List<WelcomeStore.Invalidated> invalidated) {}
-    Done done = retrying(h -> {
+    Done done = db.inTransaction(h -> {
       List<String> refs = store.unconsumedRefs(h, caller, in.deviceId());
       List<String> orphans = refs.stream().filter(r -> !in.keyPackageRefs().contains(r)).toList();
+      lockConvosOf(h, orphans);
       int deleted = store.delete(h, orphans);
       return new Done(refs.size() - orphans.size(), deleted, invalidate(h, orphans, now));
     });
     notifyConvos(done.invalidated());
     return new SyncKeyPackages.Output(done.kept(), done.deleted(), done.invalidated().size());
+  }
+
+  /**
+   * Locks the conversations whose open Welcomes name {@code refs} before any KeyPackage row is touched:
+   * the same order as addMembers (conversation, then the KeyPackages its Welcome names), so a sync or
+   * purge and an add cannot deadlock.
+   */
+  private void lockConvosOf(Handle h, List<String> refs) {
+    events.lockConvos(h, welcomes.openConvoIds(h, refs));
   }
 
   /** Pending Welcomes naming deleted KeyPackages become unusable; each conversation is asked to re-add the device. */
@@ -354,35 +357,6 @@ public final class KeyPackageService {
       events.append(h, w.convoId(), "readdRequestedEvent", payload, null, now);
     }
     return invalidated;
-  }
-
-  /**
-   * Runs one transaction, again (at most {@value #ATTEMPTS} times in all) if PostgreSQL aborts it as a
-   * deadlock victim. Sync and purge lock the device's KeyPackage rows and then, to append
-   * {@code readdRequestedEvent}, conversation rows: the reverse of addMembers (conversation, then the
-   * KeyPackages its Welcome names). When a device syncs while it is being added to a conversation where it
-   * has a pending Welcome, the two can deadlock; PostgreSQL aborts one, and this work is safe to repeat.
-   */
-  private <R> R retrying(HandleCallback<R, RuntimeException> work) {
-    for (int attempt = 1; ; attempt++) {
-      try {
-        return db.inTransaction(work);
-      } catch (JdbiException e) {
-        if (attempt >= ATTEMPTS || !isDeadlock(e)) {
-          throw e;
-        }
-        log.info("KeyPackage transaction chosen as deadlock victim; retrying (attempt {})", attempt + 1);
-      }
-    }
-  }
-
-  private static boolean isDeadlock(Throwable e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof SQLException s && ("40P01".equals(s.getSQLState()) || "40001".equals(s.getSQLState()))) {
-        return true;
-      }
-    }
-    return false;
   }
 
   private void notifyConvos(List<WelcomeStore.Invalidated> invalidated) {
@@ -407,8 +381,9 @@ public final class KeyPackageService {
     List<WelcomeStore.Invalidated> invalidated = new ArrayList<>();
     while (true) {
       record Batch(int found, int deleted, List<WelcomeStore.Invalidated> invalidated) {}
-      Batch b = retrying(h -> {
+      Batch b = db.inTransaction(h -> {
         List<String> refs = store.purgeable(h, now, now - USED_RETENTION.toMillis(), PURGE_BATCH);
+        lockConvosOf(h, refs);
         int deleted = store.delete(h, refs);
         return new Batch(refs.size(), deleted, invalidate(h, refs, now));
       });

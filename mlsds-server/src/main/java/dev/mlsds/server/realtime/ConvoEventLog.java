@@ -40,6 +40,16 @@ public final class ConvoEventLog {
     this.notifier = notifier;
   }
 
+  /**
+   * Locks these conversations' rows in the given (sorted) order, for writers that must take them before
+   * other rows to keep one global lock order.
+   */
+  public void lockConvos(Handle h, java.util.List<String> sortedConvoIds) {
+    for (String id : sortedConvoIds) {
+      h.createQuery(LATEST_SEQ + dialect.forUpdate()).bind("convo", id).mapTo(Long.class).findFirst();
+    }
+  }
+
   /** A stored event's position in its conversation's log. */
   public record Position(String convoId, long seq, int idx) {}
 

@@ -11,9 +11,13 @@ import java.time.Duration;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.output.MigrateResult;
+import java.util.concurrent.locks.ReentrantLock;
 import org.jdbi.v3.core.HandleCallback;
+import org.jdbi.v3.core.JdbiException;
 import org.jdbi.v3.core.Jdbi;
 import org.jdbi.v3.core.transaction.TransactionIsolationLevel;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The connection pool, JDBI and migrations for one backend.
@@ -24,6 +28,9 @@ import org.jdbi.v3.core.transaction.TransactionIsolationLevel;
  * (a single writer at a time, waiting up to the busy timeout), in WAL mode so readers never block.
  */
 public final class Database implements AutoCloseable {
+  static final int ATTEMPTS = 3;
+  private static final Logger log = LoggerFactory.getLogger(Database.class);
+  private final ReentrantLock sqliteWriters = new ReentrantLock(true);
   private final HikariDataSource dataSource;
   private final Jdbi jdbi;
   private final Dialect dialect;
@@ -93,9 +100,48 @@ public final class Database implements AutoCloseable {
     return info.pending().length == 0;
   }
 
-  /** Runs {@code work} in one transaction: commit on return, rollback on any exception. */
+  /**
+   * Runs {@code work} in one transaction: commit on return, rollback on any exception.
+   *
+   * <p>When PostgreSQL aborts the transaction as a deadlock victim or a serialization failure (SQLSTATE
+   * 40P01, 40001) it is run again, at most {@value #ATTEMPTS} times in all: the whole transaction rolled
+   * back, so repeating it is safe as long as {@code work} touches nothing but the database (every caller's
+   * does; notifications are sent after this returns). On SQLite, writers take a fair in-process lock
+   * first, so they queue in arrival order instead of sleeping in SQLite's busy handler.
+   */
   public <R, X extends Exception> R inTransaction(HandleCallback<R, X> work) throws X {
-    return jdbi.inTransaction(TransactionIsolationLevel.READ_COMMITTED, work);
+    if (dialect == Dialect.SQLITE) {
+      sqliteWriters.lock();
+      try {
+        return jdbi.inTransaction(TransactionIsolationLevel.READ_COMMITTED, work);
+      } finally {
+        sqliteWriters.unlock();
+      }
+    }
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return jdbi.inTransaction(TransactionIsolationLevel.READ_COMMITTED, work);
+      } catch (JdbiException e) {
+        if (attempt >= ATTEMPTS || !isRetryable(e)) {
+          throw e;
+        }
+        log.info("transaction aborted by PostgreSQL ({}); running it again (attempt {})", sqlState(e), attempt + 1);
+      }
+    }
+  }
+
+  static boolean isRetryable(Throwable e) {
+    String state = sqlState(e);
+    return "40P01".equals(state) || "40001".equals(state);
+  }
+
+  private static String sqlState(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof SQLException s && s.getSQLState() != null) {
+        return s.getSQLState();
+      }
+    }
+    return null;
   }
 
   /** Runs {@code work} on a handle in autocommit mode (single reads). */
