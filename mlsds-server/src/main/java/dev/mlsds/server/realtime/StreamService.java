@@ -5,13 +5,14 @@ import dev.mlsds.server.conversations.ConvoId;
 import dev.mlsds.server.conversations.ConvoStore;
 import dev.mlsds.server.xrpc.XrpcException;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
  * The rules for opening a stream (API.md §7), checked before any byte of the stream is sent so that a
  * refusal is a normal XRPC error: a conversation stream needs an active member (404 {@code ConvoNotFound},
- * 403 {@code NotMember}); a cursor must be one this kind of stream hands out and, for one conversation, not
- * ahead of its log (400 {@code InvalidRequest}).
+ * 403 {@code NotMember}); a cursor must be one this kind of stream hands out and not ahead of the logs it
+ * names (400 {@code InvalidRequest}).
  */
 final class StreamService {
   private final StreamHub hub;
@@ -26,6 +27,12 @@ final class StreamService {
   Subscription open(Did caller, Optional<String> convoParam, Optional<String> cursor, RealtimeMetrics.Transport t) {
     if (convoParam.isEmpty()) {
       StreamCursors.Tracker tracker = cursor.map(c -> hub.cursors().resume(caller, c)).orElseGet(() -> hub.cursors().fresh(caller));
+      Map<String, LogPosition> heads = hub.db().withHandle(h -> hub.store().heads(h, tracker.resumeAt().keySet()));
+      tracker.resumeAt().forEach((convo, at) -> {
+        if (at.isAfter(heads.getOrDefault(convo, at))) {
+          throw XrpcException.invalidRequest("cursor is ahead of the log of conversation " + convo);
+        }
+      });
       return Subscription.ofAll(hub, caller, tracker, t);
     }
     ConvoId convo = ConvoId.parse(convoParam.get(), "convoId");

@@ -356,6 +356,10 @@ abstract class RealtimeStreamContract {
     }
     assertThat(http.get("/xrpc/" + SseClient.NSID + "?cursor=" + cursor, bob.token("streamConvoEvents")).error())
         .isEqualTo("InvalidRequest");
+    // A cursor edited to point past a log would silently skip what comes before: refused.
+    String base = cursor.contains("~") ? cursor.substring(0, cursor.indexOf('~')) : cursor;
+    assertThat(http.get("/xrpc/" + SseClient.NSID + "?cursor=" + base + "~0:999", alice.token("streamConvoEvents")).error())
+        .isEqualTo("InvalidRequest");
   }
 
   // ---- WebSocket ----------------------------------------------------------------------------------
