@@ -100,6 +100,16 @@ public final class Main implements Runnable {
           blankToNull(metricsToken), limits).validate();
     }
 
+    /** The configuration, or null after printing the one-line reason it is refused. */
+    Config toConfigOrReport(String prefix) {
+      try {
+        return toConfig();
+      } catch (IllegalArgumentException e) {
+        System.err.println("mlsds: " + prefix + e.getMessage());
+        return null;
+      }
+    }
+
     private static String blankToNull(String s) {
       return s == null || s.isBlank() ? null : s;
     }
@@ -111,11 +121,8 @@ public final class Main implements Runnable {
 
     @Override
     public Integer call() {
-      Config config;
-      try {
-        config = settings.toConfig();
-      } catch (IllegalArgumentException e) {
-        System.err.println("mlsds: refusing to start: " + e.getMessage());
+      Config config = settings.toConfigOrReport("refusing to start: ");
+      if (config == null) {
         return 2;
       }
       Server server = Wiring.build(config, Clock.systemUTC()).start();
@@ -139,11 +146,8 @@ public final class Main implements Runnable {
 
     @Override
     public Integer call() {
-      Config config;
-      try {
-        config = settings.toConfig();
-      } catch (IllegalArgumentException e) {
-        System.err.println("mlsds: " + e.getMessage());
+      Config config = settings.toConfigOrReport("");
+      if (config == null) {
         return 2;
       }
       try (Database db = Database.open(config.effectiveDatabaseUrl(), null)) {

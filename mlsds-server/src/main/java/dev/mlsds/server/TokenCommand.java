@@ -44,11 +44,8 @@ final class TokenCommand implements Callable<Integer> {
   public Integer call() {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
-    Config config;
-    try {
-      config = settings.toConfig();
-    } catch (IllegalArgumentException e) {
-      err.println("mlsds: " + e.getMessage());
+    Config config = settings.toConfigOrReport("");
+    if (config == null) {
       return 2;
     }
     if (!printDid && (nsid == null || nsid.isBlank())) {

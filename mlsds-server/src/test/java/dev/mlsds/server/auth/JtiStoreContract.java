@@ -1,5 +1,6 @@
 package dev.mlsds.server.auth;
 
+import dev.mlsds.server.testing.MutableClock;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.mlsds.server.storage.Database;
@@ -19,7 +20,7 @@ import org.junit.jupiter.api.Test;
 abstract class JtiStoreContract {
   static final Did ALICE = new Did("did:plc:alice");
   static final Did BOB = new Did("did:plc:bob");
-  final ServiceAuthenticatorTest.TestClock clock = new ServiceAuthenticatorTest.TestClock(Instant.parse("2026-03-01T12:00:00Z"));
+  final MutableClock clock = new MutableClock(Instant.parse("2026-03-01T12:00:00Z"));
   Database db;
   JtiStore store;
 

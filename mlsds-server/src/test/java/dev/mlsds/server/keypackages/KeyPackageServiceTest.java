@@ -12,7 +12,7 @@ import dev.mlsds.codec.testing.TestKeyPackages;
 import dev.mlsds.server.Config;
 import dev.mlsds.server.auth.Did;
 import dev.mlsds.server.delivery.WelcomeStore;
-import dev.mlsds.server.keypackages.KeyPackageTesting.MutableClock;
+import dev.mlsds.server.testing.MutableClock;
 import dev.mlsds.server.keypackages.KeyPackageTesting.RecordingNotifier;
 import dev.mlsds.server.keypackages.PublishKeyPackages.Item;
 import dev.mlsds.server.keypackages.PublishKeyPackages.Status;

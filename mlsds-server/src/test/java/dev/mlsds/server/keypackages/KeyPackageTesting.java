@@ -3,45 +3,12 @@ package dev.mlsds.server.keypackages;
 import dev.mlsds.server.Config;
 import dev.mlsds.server.auth.Did;
 import dev.mlsds.server.realtime.Notifier;
-import java.time.Clock;
-import java.time.Duration;
-import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
 /** Small test doubles for KeyPackage tests: a settable clock, a recording notifier and limit tweaks. */
 final class KeyPackageTesting {
   private KeyPackageTesting() {}
-
-  /** A clock tests move by hand. */
-  static final class MutableClock extends Clock {
-    private volatile Instant now;
-
-    MutableClock(Instant start) {
-      this.now = start;
-    }
-
-    void advance(Duration d) {
-      now = now.plus(d);
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
-  }
 
   /** Every notification, in order. */
   static final class RecordingNotifier implements Notifier {
