@@ -50,17 +50,18 @@ public final class Wiring {
     Notifier notifier = streams.notifier(); // in-process on SQLite; LISTEN/NOTIFY across nodes on PostgreSQL
     ConvoEventLog eventLog = new ConvoEventLog(db.dialect(), notifier);
 
+    WelcomeStore welcomeStore = new WelcomeStore();
+
     // Feature: key packages (API.md §3).
     KeyPackageMetrics keyPackageMetrics = new KeyPackageMetrics(server.metrics().registry());
     KeyPackageStore keyPackageStore = new KeyPackageStore(db.dialect(), keyPackageMetrics);
-    KeyPackageService keyPackages = new KeyPackageService(db, keyPackageStore, new WelcomeStore(), eventLog, notifier,
+    KeyPackageService keyPackages = new KeyPackageService(db, keyPackageStore, welcomeStore, eventLog, notifier,
         config.limits(), clock, keyPackageMetrics);
     new KeyPackageHandlers(keyPackages, rateLimits, config.limits()).register(server.router());
 
     // Feature: conversations and delivery (API.md §4-§6).
     ConvoStore convoStore = new ConvoStore(db.dialect());
     MessageStore messageStore = new MessageStore();
-    WelcomeStore welcomeStore = new WelcomeStore();
     MessageLog messageLog = new MessageLog(convoStore, messageStore);
     ConvoHandlers.register(server.router(), new ConvoService(db, convoStore, messageLog, welcomeStore, keyPackageStore,
         eventLog, notifier, clock, config.limits(), server.metrics().registry()), config.limits().membersPerConvo());
