@@ -13,6 +13,7 @@ import dev.mlsds.server.auth.Did;
 final class LogEntry implements Outbound {
   private final String convoId;
   private final LogPosition position;
+  private final String positionText;
   private final String type;
   private final String recipient;
   private final long createdAt;
@@ -27,6 +28,7 @@ final class LogEntry implements Outbound {
   LogEntry(String convoId, LogPosition position, String type, String recipient, long createdAt, String body) {
     this.convoId = convoId;
     this.position = position;
+    this.positionText = position.toString();
     this.type = type;
     this.recipient = recipient;
     this.createdAt = createdAt;
@@ -39,6 +41,11 @@ final class LogEntry implements Outbound {
 
   LogPosition position() {
     return position;
+  }
+
+  /** The position as the one-conversation stream's id. */
+  String positionText() {
+    return positionText;
   }
 
   String type() {

@@ -14,6 +14,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -110,7 +111,7 @@ public final class StreamHub implements Notifier, AutoCloseable {
     byDid.values().forEach(set -> set.forEach(Subscription::resync));
   }
 
-  private void forEachStream(String did, java.util.function.Consumer<Subscription> action) {
+  private void forEachStream(String did, Consumer<Subscription> action) {
     Set<Subscription> subs = byDid.get(did);
     if (subs != null) {
       subs.forEach(action);

@@ -380,7 +380,7 @@ final class Subscription {
       return;
     }
     carried.put(e.convoId(), e.position());
-    String id = oneConvo != null ? e.position().toString() : cursor.idFor(e.convoId(), e.position(), carried);
+    String id = oneConvo != null ? e.positionText() : cursor.idFor(e.convoId(), e.position(), carried);
     sink.entry(e, id);
     if (live) {
       hub.metrics().fanOut(hub.clock().millis() - e.createdAt());

@@ -39,7 +39,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  *
  * <pre>
  *   idle   STREAMS [sqlite|postgres]          heap per idle SSE stream
- *   fanout SUBSCRIBERS MESSAGES [same|cross]  latency from sendMessage to the event at every subscriber
+ *   fanout SUBSCRIBERS MESSAGES [same|cross] [durable|async-commit]
+ *                                             latency from sendMessage to the event at every subscriber;
+ *                                             async-commit takes the disk's fsync out of the measurement
  *   node   JDBC_URL                           (internal) one node: prints its port, answers "heap"
  * </pre>
  */
@@ -53,9 +55,11 @@ public final class RealtimeBench {
     switch (args.length == 0 ? "" : args[0]) {
       case "node" -> node(args[1]);
       case "idle" -> idle(Integer.parseInt(args[1]), args.length > 2 ? args[2] : "sqlite");
-      case "fanout" -> fanout(Integer.parseInt(args[1]), Integer.parseInt(args[2]), args.length > 3 ? args[3] : "same");
+      case "fanout" -> fanout(Integer.parseInt(args[1]), Integer.parseInt(args[2]), args.length > 3 ? args[3] : "same",
+          args.length > 4 && args[4].equals("async-commit"));
       default -> {
-        System.err.println("usage: RealtimeBench idle STREAMS [sqlite|postgres] | fanout SUBSCRIBERS MESSAGES [same|cross]");
+        System.err.println("usage: RealtimeBench idle STREAMS [sqlite|postgres]"
+            + " | fanout SUBSCRIBERS MESSAGES [same|cross] [durable|async-commit]");
         System.exit(2);
       }
     }
@@ -245,9 +249,15 @@ public final class RealtimeBench {
 
   // ---- fan-out latency ------------------------------------------------------------------------------
 
-  private static void fanout(int subscribers, int messages, String mode) throws Exception {
+  private static void fanout(int subscribers, int messages, String mode, boolean asyncCommit) throws Exception {
     boolean cross = mode.equals("cross");
     TestDatabases.Postgres pg = TestDatabases.postgres();
+    if (asyncCommit) {
+      try (java.sql.Connection c = java.sql.DriverManager.getConnection(TestDatabases.adminUrl());
+          java.sql.Statement st = c.createStatement()) {
+        st.execute("ALTER DATABASE " + pg.name() + " SET synchronous_commit TO off");
+      }
+    }
     try (Node a = Node.start(pg.url()); Node b = cross ? Node.start(pg.url()) : null) {
       Node readers = cross ? b : a;
       Http viaA = new Http(a.port());
@@ -288,6 +298,8 @@ public final class RealtimeBench {
       while (readers.activeStreams() < subscribers && System.nanoTime() < deadline) { // bounded by the deadline
         sleep(200);
       }
+      long nodeCpu = cpuMillis(readers.process().pid()) + (cross ? cpuMillis(a.process().pid()) : 0);
+      long selfCpu = cpuMillis(ProcessHandle.current().pid());
       long[] sentAt = new long[total];
       long[] acceptedAt = new long[total]; // the 200 received
       for (int i = 0; i < total; i++) {
@@ -303,6 +315,8 @@ public final class RealtimeBench {
         }
         sleep(20);
       }
+      nodeCpu = cpuMillis(readers.process().pid()) + (cross ? cpuMillis(a.process().pid()) : 0) - nodeCpu;
+      selfCpu = cpuMillis(ProcessHandle.current().pid()) - selfCpu;
       List<Long> fromSend = new ArrayList<>();
       List<Long> fromCreated = new ArrayList<>();
       int missing = 0;
@@ -322,15 +336,28 @@ public final class RealtimeBench {
         sendTimes[i - warmup] = acceptedAt[i] - sentAt[i];
       }
       Arrays.sort(sendTimes);
-      OUT.printf("fan-out %s-node, %d subscribers, %d messages: from accepted (createdAt) p50 %.1f ms p99 %.1f ms"
-          + " max %.1f ms; from request sent p50 %.1f ms p99 %.1f ms; sendMessage round trip p50 %.1f ms; missing %d%n",
-          cross ? "cross" : "same", subscribers, messages, pct(fromCreated, 50), pct(fromCreated, 99),
-          pct(fromCreated, 100), pct(fromSend, 50), pct(fromSend, 99), sendTimes[sendTimes.length / 2] / 1e6, missing);
+      OUT.printf("fan-out %s-node%s, %d subscribers, %d messages: from accepted (createdAt) p50 %.1f ms p99 %.1f ms"
+          + " max %.1f ms; from request sent p50 %.1f ms p99 %.1f ms; sendMessage round trip p50 %.1f ms; missing %d;"
+          + " CPU per message: server %.1f ms, this client %.1f ms%n",
+          cross ? "cross" : "same", asyncCommit ? " (async commit)" : "", subscribers, messages, pct(fromCreated, 50), pct(fromCreated, 99),
+          pct(fromCreated, 100), pct(fromSend, 50), pct(fromSend, 99), sendTimes[sendTimes.length / 2] / 1e6, missing,
+          nodeCpu / (double) total, selfCpu / (double) total);
       for (Socket s : open) {
         s.close();
       }
     } finally {
       pg.close();
+    }
+  }
+
+  /** User + system CPU time of a process so far, from /proc (Linux). */
+  private static long cpuMillis(long pid) {
+    try {
+      String stat = java.nio.file.Files.readString(Path.of("/proc/" + pid + "/stat"));
+      String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+      return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10; // clock ticks of 10 ms
+    } catch (IOException | RuntimeException e) {
+      return 0;
     }
   }
 
