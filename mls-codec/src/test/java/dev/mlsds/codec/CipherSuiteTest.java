@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import org.junit.jupiter.api.Test;
 
+/** The cipher-suite table: the seven RFC 9420 suites plus 0x004D and 0xF031, lookups by id, name and text. */
 class CipherSuiteTest {
     @Test
     void tableCoversTheRfcSuitesAndTheTwoDeployedOnes() {
