@@ -298,6 +298,10 @@ public final class RealtimeBench {
       while (readers.activeStreams() < subscribers && System.nanoTime() < deadline) { // bounded by the deadline
         sleep(200);
       }
+      String profile = System.getenv("MLSDS_BENCH_PROFILE"); // a .jfr file: records the readers' node while messages flow
+      if (profile != null) {
+        jcmd(readers.process().pid(), "JFR.start", "name=fanout", "settings=profile", "filename=" + profile);
+      }
       long nodeCpu = cpuMillis(readers.process().pid()) + (cross ? cpuMillis(a.process().pid()) : 0);
       long selfCpu = cpuMillis(ProcessHandle.current().pid());
       long[] sentAt = new long[total];
@@ -316,6 +320,9 @@ public final class RealtimeBench {
         sleep(20);
       }
       nodeCpu = cpuMillis(readers.process().pid()) + (cross ? cpuMillis(a.process().pid()) : 0) - nodeCpu;
+      if (profile != null) {
+        jcmd(readers.process().pid(), "JFR.stop", "name=fanout");
+      }
       selfCpu = cpuMillis(ProcessHandle.current().pid()) - selfCpu;
       List<Long> fromSend = new ArrayList<>();
       List<Long> fromCreated = new ArrayList<>();
@@ -348,6 +355,14 @@ public final class RealtimeBench {
     } finally {
       pg.close();
     }
+  }
+
+  private static void jcmd(long pid, String... args) throws IOException, InterruptedException {
+    List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+        Long.toString(pid)));
+    command.addAll(List.of(args));
+    new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start()
+        .waitFor(1, TimeUnit.MINUTES);
   }
 
   /** User + system CPU time of a process so far, from /proc (Linux). */
