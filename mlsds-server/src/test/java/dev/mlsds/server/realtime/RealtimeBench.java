@@ -44,6 +44,9 @@ import java.util.concurrent.atomic.AtomicLongArray;
  *                                             async-commit takes the disk's fsync out of the measurement
  *   node   JDBC_URL                           (internal) one node: prints its port, answers "heap"
  * </pre>
+ *
+ * <p>Environment: {@code MLSDS_BENCH_NODE_OPTS} adds JVM options to the nodes; {@code MLSDS_BENCH_PROFILE}
+ * (a {@code .jfr} path) records the subscribers' node with JFR while the fan-out messages flow.
  */
 public final class RealtimeBench {
   private static final Duration OPEN_DEADLINE = Duration.ofMinutes(5);
