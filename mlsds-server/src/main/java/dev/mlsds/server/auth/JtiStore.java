@@ -34,13 +34,13 @@ public final class JtiStore implements ReplayStore {
   public boolean firstUse(Did issuer, String jti, long expiresAtEpochSecond) {
     long now = clock.millis();
     long keepUntil = expiresAtEpochSecond * 1000 + NODE_CLOCK_MARGIN.toMillis();
-    return db.withHandle(h -> h.createUpdate(CLAIM).bind("issuer", issuer.value()).bind("jti", jti)
+    return db.inTransaction(h -> h.createUpdate(CLAIM).bind("issuer", issuer.value()).bind("jti", jti)
         .bind("keepUntil", keepUntil).bind("now", now).execute()) == 1;
   }
 
   /** Deletes the rows of tokens that can no longer be valid anywhere; returns how many. */
   public int purgeExpired() {
     long now = clock.millis();
-    return db.withHandle(h -> h.createUpdate(PURGE).bind("now", now).execute());
+    return db.inTransaction(h -> h.createUpdate(PURGE).bind("now", now).execute());
   }
 }

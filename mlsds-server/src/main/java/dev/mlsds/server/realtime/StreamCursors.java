@@ -113,7 +113,7 @@ final class StreamCursors {
   /** Deletes bases older than the retention; returns how many. */
   int purge() {
     long cutoff = clock.millis() - retention.toMillis();
-    return db.withHandle(h -> h.createUpdate(PURGE).bind("cutoff", cutoff).execute());
+    return db.inTransaction(h -> h.createUpdate(PURGE).bind("cutoff", cutoff).execute());
   }
 
   private static JsonNode readTree(String json) {
@@ -192,7 +192,7 @@ final class StreamCursors {
       byte[] raw = new byte[12];
       RANDOM.nextBytes(raw);
       String id = Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
-      db.withHandle(h -> h.createUpdate(INSERT).bind("id", id).bind("did", did.value())
+      db.inTransaction(h -> h.createUpdate(INSERT).bind("id", id).bind("did", did.value())
           .bind("positions", Json.write(rows)).bind("now", clock.millis()).execute());
       baseId = id;
       baseIndex = index;

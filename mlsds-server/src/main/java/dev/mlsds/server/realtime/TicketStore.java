@@ -47,7 +47,7 @@ final class TicketStore {
     RANDOM.nextBytes(raw);
     String ticket = Base64.getUrlEncoder().withoutPadding().encodeToString(raw);
     long expires = clock.millis() + lifetime.toMillis();
-    db.withHandle(h -> h.createUpdate(INSERT).bind("hash", hash(ticket)).bind("did", did.value())
+    db.inTransaction(h -> h.createUpdate(INSERT).bind("hash", hash(ticket)).bind("did", did.value())
         .bind("expires", expires).execute());
     return new Issued(ticket, Instant.ofEpochMilli(expires));
   }
@@ -64,7 +64,7 @@ final class TicketStore {
     record Row(String did, long expiresAt) {}
     Row row = db.withHandle(h -> h.createQuery(FIND).bind("hash", hash)
         .map((rs, ctx) -> new Row(rs.getString("did"), rs.getLong("expires_at"))).findFirst().orElse(null));
-    if (row == null || db.withHandle(h -> h.createUpdate(DELETE).bind("hash", hash).execute()) != 1) {
+    if (row == null || db.inTransaction(h -> h.createUpdate(DELETE).bind("hash", hash).execute()) != 1) {
       throw new XrpcException(XrpcError.InvalidToken, "unknown or already used ticket");
     }
     if (row.expiresAt() < clock.millis()) {
@@ -75,7 +75,7 @@ final class TicketStore {
 
   /** Deletes expired tickets; returns how many. */
   int purge() {
-    return db.withHandle(h -> h.createUpdate(PURGE).bind("now", clock.millis()).execute());
+    return db.inTransaction(h -> h.createUpdate(PURGE).bind("now", clock.millis()).execute());
   }
 
   private static String hash(String ticket) {

@@ -144,7 +144,10 @@ public final class Database implements AutoCloseable {
     return null;
   }
 
-  /** Runs {@code work} on a handle in autocommit mode (single reads). */
+  /**
+   * Runs {@code work} on a handle in autocommit mode: reads only. Every write goes through
+   * {@link #inTransaction}, even a single statement, because on SQLite that is where writers queue.
+   */
   public <R, X extends Exception> R withHandle(HandleCallback<R, X> work) throws X {
     return jdbi.withHandle(work);
   }

@@ -39,7 +39,7 @@ public final class IdempotencyStore implements Idempotency {
 
   @Override
   public Result run(Did caller, String nsid, String key, Call call) throws Exception {
-    boolean claimed = db.withHandle(h -> h.createUpdate(CLAIM)
+    boolean claimed = db.inTransaction(h -> h.createUpdate(CLAIM)
         .bind("did", caller.value()).bind("nsid", nsid).bind("key", key).bind("now", clock.millis())
         .execute() == 1);
     if (!claimed) {
@@ -64,18 +64,18 @@ public final class IdempotencyStore implements Idempotency {
       throw e;
     }
     Result stored = result;
-    db.withHandle(h -> h.createUpdate(FINISH).bind("status", stored.status()).bind("body", stored.body())
+    db.inTransaction(h -> h.createUpdate(FINISH).bind("status", stored.status()).bind("body", stored.body())
         .bind("did", caller.value()).bind("nsid", nsid).bind("key", key).execute());
     return result;
   }
 
   private void release(Did caller, String nsid, String key) {
-    db.withHandle(h -> h.createUpdate(RELEASE).bind("did", caller.value()).bind("nsid", nsid).bind("key", key).execute());
+    db.inTransaction(h -> h.createUpdate(RELEASE).bind("did", caller.value()).bind("nsid", nsid).bind("key", key).execute());
   }
 
   /** Deletes records older than {@code age} (at least 24 h in production); returns how many. */
   public int purgeOlderThan(Duration age) {
     long before = clock.millis() - age.toMillis();
-    return db.withHandle(h -> h.createUpdate(PURGE).bind("before", before).execute());
+    return db.inTransaction(h -> h.createUpdate(PURGE).bind("before", before).execute());
   }
 }
