@@ -239,7 +239,14 @@ public final class Server implements AutoCloseable {
     stop();
   }
 
+  /** The build's version, read once from the jar. */
   public static String version() {
+    return VERSION;
+  }
+
+  private static final String VERSION = readVersion();
+
+  private static String readVersion() {
     Properties p = new Properties();
     try (InputStream in = Server.class.getResourceAsStream("/mlsds-version.properties")) {
       if (in != null) {
@@ -250,4 +257,5 @@ public final class Server implements AutoCloseable {
     }
     return p.getProperty("version", "dev");
   }
+
 }

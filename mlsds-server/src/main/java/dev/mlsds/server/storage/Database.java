@@ -31,6 +31,7 @@ public final class Database implements AutoCloseable {
   static final int ATTEMPTS = 3;
   private static final Logger log = LoggerFactory.getLogger(Database.class);
   private final ReentrantLock sqliteWriters = new ReentrantLock(true);
+  private volatile boolean migrated;
   private final HikariDataSource dataSource;
   private final Jdbi jdbi;
   private final Dialect dialect;
@@ -94,10 +95,17 @@ public final class Database implements AutoCloseable {
     return result.migrationsExecuted;
   }
 
-  /** True when every migration on the classpath has been applied (readiness). */
+  /**
+   * True when every migration on the classpath has been applied (readiness). Asking Flyway scans the
+   * classpath, so once the answer is yes it is remembered: migrations are never un-applied under a
+   * running node, and reachability is {@link #ping()}'s job.
+   */
   public boolean migrationsApplied() {
-    var info = Flyway.configure().dataSource(dataSource).locations(dialect.migrationLocation()).load().info();
-    return info.pending().length == 0;
+    if (!migrated) {
+      var info = Flyway.configure().dataSource(dataSource).locations(dialect.migrationLocation()).load().info();
+      migrated = info.pending().length == 0;
+    }
+    return migrated;
   }
 
   /**
