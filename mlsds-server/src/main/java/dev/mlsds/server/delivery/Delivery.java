@@ -20,7 +20,7 @@ public final class Delivery {
   public static final class GetCommits {
     public record CommitView(long seq, long epoch, Did sender, byte[] commitData, Instant createdAt) {}
 
-    public record Output(String convoId, List<CommitView> commits) {}
+    public record Output(String convoId, List<CommitView> commits, boolean hasMore) {}
   }
 
   public static final class GetWelcome {

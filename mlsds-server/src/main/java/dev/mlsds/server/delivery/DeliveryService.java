@@ -123,10 +123,12 @@ public final class DeliveryService {
     return db.withHandle(h -> {
       ConvoStore.Member me = convos.requireActiveMember(h, id, caller);
       long to = toEpoch == null ? Long.MAX_VALUE : toEpoch;
-      List<Delivery.GetCommits.CommitView> commits = messages.commits(h, id, fromEpoch, to, me.joinedSeq(), MAX_COMMITS)
-          .stream().map(m -> new Delivery.GetCommits.CommitView(m.seq(), m.epoch(), m.sender(), m.ciphertext(), m.createdAt()))
+      List<MessageView> page = messages.commits(h, id, fromEpoch, to, me.joinedSeq(), MAX_COMMITS + 1);
+      boolean more = page.size() > MAX_COMMITS;
+      List<Delivery.GetCommits.CommitView> commits = page.stream().limit(MAX_COMMITS)
+          .map(m -> new Delivery.GetCommits.CommitView(m.seq(), m.epoch(), m.sender(), m.ciphertext(), m.createdAt()))
           .toList();
-      return new Delivery.GetCommits.Output(id.value(), commits);
+      return new Delivery.GetCommits.Output(id.value(), commits, more);
     });
   }
 

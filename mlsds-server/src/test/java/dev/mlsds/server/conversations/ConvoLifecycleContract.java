@@ -219,6 +219,7 @@ abstract class ConvoLifecycleContract {
     var commits = ok(bob.get("getCommits", "convoId", hex(g), "fromEpoch", "1"));
     assertThat(commits.json().get("commits")).hasSize(1);
     assertThat(commits.json().get("commits").get(0).get("epoch").asLong()).isEqualTo(1);
+    assertThat(commits.json().get("hasMore").asBoolean()).isFalse();
     var future = bob.post("sendMessage", Map.of("convoId", hex(g),
         "ciphertext", bytes(TestMessages.commit(g, 5, 1, List.of(), List.of(), true))));
     assertThat(future.error()).isEqualTo("FutureEpoch");
