@@ -354,6 +354,30 @@ abstract class ConvoLifecycleContract {
   }
 
   @Test
+  void getCommitsSaysWhenItsCapCutTheRange() {
+    byte[] g = newGroupId();
+    ConvoId id = new ConvoId(createConvo(alice, g));
+    // 1,001 accepted commits written through the real log in one transaction (fast), then read over HTTP.
+    var convoStore = new ConvoStore(server.database().dialect());
+    var log = new dev.mlsds.server.delivery.MessageLog(convoStore, new dev.mlsds.server.delivery.MessageStore());
+    server.database().inTransaction(h -> {
+      for (long e = 0; e <= 1000; e++) {
+        log.acceptCommit(h, convoStore.lock(h, id), alice.did(),
+            dev.mlsds.server.delivery.MlsInput.commit(TestMessages.commit(g, e, 0, List.of(), List.of(), true), id, "commit"),
+            System.currentTimeMillis());
+      }
+      return null;
+    });
+    var first = ok(alice.get("getCommits", "convoId", id.value(), "fromEpoch", "0")).json();
+    assertThat(first.get("commits")).hasSize(1000);
+    assertThat(first.get("hasMore").asBoolean()).isTrue();
+    assertThat(first.get("commits").get(999).get("epoch").asLong()).isEqualTo(999);
+    var rest = ok(alice.get("getCommits", "convoId", id.value(), "fromEpoch", "1000")).json();
+    assertThat(rest.get("commits")).extracting(c -> c.get("epoch").asLong()).containsExactly(1000L);
+    assertThat(rest.get("hasMore").asBoolean()).isFalse();
+  }
+
+  @Test
   void the2025FieldNameWelcomeMessageIsStillRead() {
     byte[] g = newGroupId();
     createConvo(alice, g);
