@@ -104,8 +104,8 @@ public final class RealtimeHandlers implements Server.Streams {
     // A stream that ends (slow consumer, lost access, node stopping) ends its connection too.
     ctx.header("Connection", "close");
     OutputStream out = ctx.res().getOutputStream();
-    out.flush();
-    s.run(new SseSink(out));
+    // The headers go out only once the stream has fixed its position (a client that sees them misses nothing).
+    s.run(new SseSink(out), out::flush);
   }
 
   // GET /xrpc/blue.catbird.mls.subscribeConvoEvents (WebSocket upgrade): refusals are HTTP errors.

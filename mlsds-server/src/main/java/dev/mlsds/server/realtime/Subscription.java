@@ -205,10 +205,25 @@ final class Subscription {
    * behind (an {@code infoEvent} then says so), loses access to its one conversation, or the node stops.
    */
   void run(EventSink sink) {
+    run(sink, () -> { });
+  }
+
+  /** What a transport does once the stream's starting position is fixed (SSE: send the headers). */
+  @FunctionalInterface
+  interface Ready {
+    void now() throws IOException;
+  }
+
+  /**
+   * Runs the stream; {@code ready} is called after the stream has joined its feeds and fixed its starting
+   * positions, and before anything is written, so a client that sees the response has a stream that
+   * misses nothing committed from then on.
+   */
+  void run(EventSink sink, Ready ready) {
     hub.metrics().opened(transport);
     hub.register(this);
     try {
-      start(sink);
+      start(sink, ready);
       while (carriesSomething()) { // ends when a write fails, or on Stop
         switch (next()) {
           case Idle i -> sink.keepalive();
@@ -277,7 +292,7 @@ final class Subscription {
   }
 
   /** Joins the feeds, then positions every conversation and backfills those behind their head. */
-  private void start(EventSink sink) throws IOException {
+  private void start(EventSink sink, Ready ready) throws IOException {
     Map<String, Long> joined = oneConvo != null
         ? hub.db().withHandle(h -> hub.store().membership(h, oneConvo, did)).map(j -> Map.of(oneConvo, j)).orElse(Map.of())
         : hub.db().withHandle(h -> hub.store().memberships(h, did));
@@ -299,6 +314,7 @@ final class Subscription {
         behind.add(convo);
       }
     });
+    ready.now();
     for (String convo : behind) {
       catchUp(sink, convo);
     }
