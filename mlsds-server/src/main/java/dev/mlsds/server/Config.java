@@ -1,5 +1,6 @@
 package dev.mlsds.server;
 
+import dev.mlsds.server.limits.Bounds;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,7 +25,22 @@ public record Config(
     String plcUrl,
     List<String> didWebAllowedInsecureHosts,
     String metricsToken,
-    Limits limits) {
+    Limits limits,
+    Bounds bounds) {
+
+  /** The configuration with the default resource {@link Bounds}. */
+  public Config(Profile profile, String bind, int port, Path dataDir, String databaseUrl, String serviceDid,
+      boolean allowDidKey, String plcUrl, List<String> didWebAllowedInsecureHosts, String metricsToken,
+      Limits limits) {
+    this(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl, didWebAllowedInsecureHosts,
+        metricsToken, limits, Bounds.defaults());
+  }
+
+  /** This configuration with other resource bounds. */
+  public Config withBounds(Bounds b) {
+    return new Config(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl,
+        didWebAllowedInsecureHosts, metricsToken, limits, b);
+  }
 
   public enum Profile {
     DEV, PROD;
@@ -100,6 +116,7 @@ public record Config(
     if (serviceDid == null || !(serviceDid.startsWith("did:web:") || serviceDid.startsWith("did:plc:"))) {
       problems.add("MLSDS_SERVICE_DID must be a did:web or did:plc identifier");
     }
+    problems.addAll(bounds.problems());
     if (profile == Profile.PROD) {
       if (serviceDid == null || DEFAULT_SERVICE_DID.equals(serviceDid)) {
         problems.add("prod profile needs MLSDS_SERVICE_DID set to this service's own DID");

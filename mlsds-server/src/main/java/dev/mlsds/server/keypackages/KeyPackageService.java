@@ -13,6 +13,7 @@ import dev.mlsds.server.keypackages.KeyPackageMetrics.ClaimOutcome;
 import dev.mlsds.server.keypackages.KeyPackageMetrics.PublishOutcome;
 import dev.mlsds.server.keypackages.PublishKeyPackages.Result;
 import dev.mlsds.server.keypackages.PublishKeyPackages.Status;
+import dev.mlsds.server.limits.CpuPool;
 import dev.mlsds.server.realtime.ConvoEventLog;
 import dev.mlsds.server.realtime.Notifier;
 import dev.mlsds.server.storage.Database;
@@ -67,9 +68,17 @@ public final class KeyPackageService {
   private final Clock clock;
   private final KeyPackageMetrics metrics;
   private final KeyPackageValidator validator;
+  private final CpuPool validations;
 
   public KeyPackageService(Database db, KeyPackageStore store, WelcomeStore welcomes, ConvoEventLog events,
       Notifier notifier, Config.Limits limits, Clock clock, KeyPackageMetrics metrics) {
+    this(db, store, welcomes, events, notifier, limits, clock, metrics, CpuPool.callerThread());
+  }
+
+  /** As above, validating uploads on {@code validations} (a bounded pool of platform threads). */
+  public KeyPackageService(Database db, KeyPackageStore store, WelcomeStore welcomes, ConvoEventLog events,
+      Notifier notifier, Config.Limits limits, Clock clock, KeyPackageMetrics metrics, CpuPool validations) {
+    this.validations = validations;
     this.db = db;
     this.store = store;
     this.welcomes = welcomes;
@@ -95,10 +104,13 @@ public final class KeyPackageService {
   private enum Stored { PUBLISHED, DUPLICATE, LIMIT_REACHED }
 
   public PublishKeyPackages.Output publish(Did caller, List<PublishKeyPackages.Item> items) {
-    List<Checked> checked = new ArrayList<>(items.size());
-    for (PublishKeyPackages.Item item : items) {
-      checked.add(check(caller, item.keyPackage(), item.lastResort()));
-    }
+    List<Checked> checked = validations.run(() -> {
+      List<Checked> out = new ArrayList<>(items.size());
+      for (PublishKeyPackages.Item item : items) {
+        out.add(check(caller, item.keyPackage(), item.lastResort()));
+      }
+      return out;
+    });
     List<KeyPackageStore.NewKeyPackage> valid = checked.stream()
         .<KeyPackageStore.NewKeyPackage>mapMulti((c, out) -> {
           if (c instanceof Checked.Valid v) {
@@ -198,7 +210,7 @@ public final class KeyPackageService {
 
   private ValidatedKeyPackage validate(Did caller, byte[] raw) {
     try {
-      return validator.validate(raw, caller.value());
+      return validations.run(() -> validator.validate(raw, caller.value()));
     } catch (InvalidKeyPackageException e) {
       throw invalid(e.getMessage());
     }
