@@ -195,7 +195,7 @@ public record KeyPackage(
 
     /**
      * The API's device id: lowercase hex of the first 16 bytes of SHA-256 over the LeafNode's
-     * {@code signature_key} (API.md §1), independent of the cipher suite.
+     * {@code signature_key} (docs/api.md §1), independent of the cipher suite.
      */
     public String deviceId() {
         var digest = CipherSuite.Hash.SHA256.newDigest();

@@ -7,7 +7,7 @@ import java.util.HexFormat;
 
 /**
  * Validates a KeyPackage as a Delivery Service must before storing it (RFC 9420 §10.1 and §7.3;
- * API.md §3; mls-wire.md §6). Rules, each with the code {@link InvalidKeyPackageException#rule()}
+ * docs/api.md §3). Rules, each with the code {@link InvalidKeyPackageException#rule()}
  * reports, checked cheapest first so that forged uploads cost no signature work:
  *
  * <ol>
@@ -29,7 +29,7 @@ import java.util.HexFormat;
  *   <li>{@value #RULE_EXPIRED}: {@code not_after} is after now;</li>
  *   <li>{@value #RULE_NOT_YET_VALID}: {@code not_before} is at most the skew after now;</li>
  *   <li>{@value #RULE_LIFETIME_TOO_LONG}: {@code not_after - now} is at most the maximum lifetime
- *       (API.md §3 measures from now, not from {@code not_before});</li>
+ *       (docs/api.md §3 measures from now, not from {@code not_before});</li>
  *   <li>{@value #RULE_LEAF_NODE_SIGNATURE}: {@code LeafNodeTBS} verifies under {@code signature_key};</li>
  *   <li>{@value #RULE_KEY_PACKAGE_SIGNATURE}: {@code KeyPackageTBS} verifies under {@code signature_key}.</li>
  * </ol>

@@ -53,7 +53,7 @@ public record Config(
     }
   }
 
-  /** Every limit of API.md §9 plus the token and rate-limit knobs; all configurable. */
+  /** Every limit of docs/api.md §9 plus the token and rate-limit knobs; all configurable. */
   public record Limits(
       int keyPackageMaxBytes,
       int keyPackagesPerPublish,

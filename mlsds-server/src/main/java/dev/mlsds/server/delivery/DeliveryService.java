@@ -22,7 +22,7 @@ import java.util.Set;
 import org.jdbi.v3.core.Handle;
 
 /**
- * Messages and Welcome delivery (API.md §5-§6).
+ * Messages and Welcome delivery (docs/api.md §5-§6).
  *
  * <p>sendMessage reads group id, epoch and content type from the MLS bytes; application messages and
  * proposals are accepted for epochs {@code current - window .. current}, Commits only through
@@ -204,7 +204,7 @@ public final class DeliveryService {
 
   /**
    * The caller's Welcome in this conversation: for {@code deviceId} if given; otherwise the only device
-   * with an open one. Never another device's Welcome (lessons.md: one device consumed another's). Only
+   * with an open one. Never another device's Welcome (docs/lessons.md: one device consumed another's). Only
    * Welcomes whose KeyPackage still exists for the caller qualify.
    */
   private WelcomeStore.Delivery choose(Handle h, ConvoId id, Did caller, String deviceId) {
@@ -230,7 +230,7 @@ public final class DeliveryService {
     return new XrpcException(XrpcError.WelcomeConsumed, "this Welcome was already consumed");
   }
 
-  /** Welcome retrieval outcomes (API.md §8). */
+  /** Welcome retrieval outcomes (docs/api.md §8). */
   private static final class WelcomeMetrics {
     final io.micrometer.core.instrument.Counter delivered;
     final io.micrometer.core.instrument.Counter notFound;

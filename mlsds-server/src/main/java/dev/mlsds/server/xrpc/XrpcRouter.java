@@ -61,7 +61,7 @@ public final class XrpcRouter {
     return this;
   }
 
-  /** Installs replay of idempotent procedures (API.md §1). */
+  /** Installs replay of idempotent procedures (docs/api.md §1). */
   public void idempotency(Idempotency idempotency) {
     this.idempotency = idempotency;
   }
@@ -98,7 +98,7 @@ public final class XrpcRouter {
     Did caller = authenticate(ctx, nsid);
     XrpcParams params = new XrpcParams(ctx.queryParamMap());
     XrpcInput input = m.kind() == Kind.PROCEDURE ? readBody(ctx, m.maxBodyBytes()) : XrpcInput.empty();
-    // Compatibility: 2025 clients send senderDid; it may only repeat the caller's identity (API.md §1).
+    // Compatibility: 2025 clients send senderDid; it may only repeat the caller's identity (docs/api.md §1).
     input.optString("senderDid").filter(s -> !s.equals(caller.value())).ifPresent(s -> {
       throw new XrpcException(XrpcError.Forbidden, "senderDid must be the caller's own DID");
     });
