@@ -97,7 +97,7 @@ public final class XrpcRouter {
     }
     Did caller = authenticate(ctx, nsid);
     XrpcParams params = new XrpcParams(ctx.queryParamMap());
-    XrpcInput input = m.kind() == Kind.PROCEDURE ? readBody(ctx, m.maxBodyBytes()) : XrpcInput.empty();
+    XrpcInput input = m.kind() == Kind.PROCEDURE ? readBody(ctx, m.maxBodyBytes(), caller) : XrpcInput.empty();
     // Compatibility: 2025 clients send senderDid; it may only repeat the caller's identity (docs/api.md §1).
     input.optString("senderDid").filter(s -> !s.equals(caller.value())).ifPresent(s -> {
       throw new XrpcException(XrpcError.Forbidden, "senderDid must be the caller's own DID");
@@ -119,7 +119,7 @@ public final class XrpcRouter {
     return new Idempotency.Result(200, Json.write(out == null ? Map.of() : out));
   }
 
-  private static XrpcInput readBody(Context ctx, long max) throws IOException {
+  private XrpcInput readBody(Context ctx, long max, Did caller) throws IOException {
     long declared = ctx.req().getContentLengthLong();
     if (declared > max) {
       throw new XrpcException(XrpcError.PayloadTooLarge, "request body exceeds " + max + " bytes");
@@ -129,6 +129,7 @@ public final class XrpcRouter {
       throw XrpcException.invalidRequest("content type must be application/json");
     }
     byte[] body = readCapped(ctx.req().getInputStream(), max);
+    rateLimiter.checkBytes(caller, body.length);
     if (body.length == 0) {
       return XrpcInput.empty();
     }
