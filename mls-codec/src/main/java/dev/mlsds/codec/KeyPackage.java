@@ -116,7 +116,7 @@ public record KeyPackage(
         int cipherSuite = r.u16("key_package.cipher_suite");
         byte[] initKey = r.opaque("key_package.init_key");
         LeafNode leafNode = LeafNode.read(r);
-        List<Extension> extensions = r.list("key_package.extensions", Extension::read);
+        List<Extension> extensions = Extension.readList(r, "key_package.extensions");
         byte[] signature = r.opaque("key_package.signature");
         return new KeyPackage(version, cipherSuite, initKey, leafNode, extensions, signature, whole, framed);
     }

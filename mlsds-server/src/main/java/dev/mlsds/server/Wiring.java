@@ -66,8 +66,8 @@ public final class Wiring {
     ConvoHandlers.register(server.router(), new ConvoService(db, convoStore, messageLog, welcomeStore, keyPackageStore,
         eventLog, notifier, clock, config.limits(), server.metrics().registry()), config.limits().membersPerConvo());
     DeliveryHandlers.register(server.router(), new DeliveryService(db, convoStore, messageStore, messageLog,
-        welcomeStore, keyPackageStore, eventLog, notifier, clock, config.limits(), server.metrics().registry()),
-        config.limits().messageMaxBytes());
+        welcomeStore, keyPackageStore, eventLog, notifier, clock, config.limits(), config.storage(),
+        server.metrics().registry()), config.limits().messageMaxBytes());
 
     IdempotencyStore idempotency = new IdempotencyStore(db, clock);
     server.router().idempotency(idempotency);

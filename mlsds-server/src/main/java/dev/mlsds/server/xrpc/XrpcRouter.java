@@ -21,7 +21,8 @@ import java.util.TreeMap;
  *
  * <p>Pipeline per call: resolve NSID (404 MethodNotImplemented) → check HTTP method (405 InvalidRequest)
  * → authenticate (401) → rate limit (429) → read the body with a hard cap (413, before more than the cap
- * is buffered) → parse → idempotent replay or handler → JSON.
+ * is buffered) → parse → idempotent replay or handler → JSON (streamed to the socket by
+ * {@link ResponseWriter}, except for idempotent replays, whose small bodies are stored).
  */
 public final class XrpcRouter {
   public enum Kind { QUERY, PROCEDURE }
@@ -109,8 +110,8 @@ public final class XrpcRouter {
       ctx.status(r.status()).contentType("application/json").result(r.body());
       return;
     }
-    Idempotency.Result r = invoke(m, call);
-    ctx.status(r.status()).contentType("application/json").result(r.body());
+    Object out = m.handler().handle(call);
+    ResponseWriter.json(ctx, 200, out == null ? Map.of() : out);
   }
 
   private static Idempotency.Result invoke(Method m, XrpcCall call) throws Exception {
