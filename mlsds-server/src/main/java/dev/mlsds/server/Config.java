@@ -1,6 +1,7 @@
 package dev.mlsds.server;
 
 import dev.mlsds.server.limits.Bounds;
+import dev.mlsds.server.limits.StorageLimits;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -26,20 +27,34 @@ public record Config(
     List<String> didWebAllowedInsecureHosts,
     String metricsToken,
     Limits limits,
+    StorageLimits storage,
     Bounds bounds) {
 
-  /** The configuration with the default resource {@link Bounds}. */
+  /** A configuration with the default storage limits and resource bounds. */
   public Config(Profile profile, String bind, int port, Path dataDir, String databaseUrl, String serviceDid,
-      boolean allowDidKey, String plcUrl, List<String> didWebAllowedInsecureHosts, String metricsToken,
-      Limits limits) {
+      boolean allowDidKey, String plcUrl, List<String> didWebAllowedInsecureHosts, String metricsToken, Limits limits) {
     this(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl, didWebAllowedInsecureHosts,
-        metricsToken, limits, Bounds.defaults());
+        metricsToken, limits, StorageLimits.defaults(), Bounds.defaults());
+  }
+
+  /** A configuration with the default resource bounds. */
+  public Config(Profile profile, String bind, int port, Path dataDir, String databaseUrl, String serviceDid,
+      boolean allowDidKey, String plcUrl, List<String> didWebAllowedInsecureHosts, String metricsToken, Limits limits,
+      StorageLimits storage) {
+    this(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl, didWebAllowedInsecureHosts,
+        metricsToken, limits, storage, Bounds.defaults());
+  }
+
+  /** This configuration with other storage limits. */
+  public Config withStorage(StorageLimits storage) {
+    return new Config(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl,
+        didWebAllowedInsecureHosts, metricsToken, limits, storage, bounds);
   }
 
   /** This configuration with other resource bounds. */
   public Config withBounds(Bounds b) {
     return new Config(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl,
-        didWebAllowedInsecureHosts, metricsToken, limits, b);
+        didWebAllowedInsecureHosts, metricsToken, limits, storage, b);
   }
 
   public enum Profile {
@@ -136,6 +151,12 @@ public record Config(
       if (!isLoopback(bind) && (metricsToken == null || metricsToken.isBlank())) {
         problems.add("prod profile on a non-loopback bind needs MLSDS_METRICS_TOKEN to protect /metrics");
       }
+    }
+    if (storage.pageMaxBytes() < 64 * 1024) {
+      problems.add("MLSDS_PAGE_MAX_BYTES must be at least 65536");
+    }
+    if (storage.devicesPerDid() < 1) {
+      problems.add("MLSDS_MAX_DEVICES_PER_DID must be at least 1");
     }
     if (!problems.isEmpty()) {
       throw new IllegalArgumentException(String.join("; ", problems));

@@ -1,6 +1,7 @@
 package dev.mlsds.server;
 
 import dev.mlsds.server.limits.Bounds;
+import dev.mlsds.server.limits.StorageLimits;
 import dev.mlsds.server.storage.Database;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -18,7 +19,7 @@ import picocli.CommandLine.Option;
 @Command(name = "mlsds", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "An MLS (RFC 9420) Delivery Service for AT Protocol accounts.",
     subcommands = {Main.Serve.class, Main.Migrate.class, Main.PrintVersion.class, TokenCommand.class,
-        InspectCommand.class})
+        InspectCommand.class, BackupCommand.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
@@ -109,6 +110,44 @@ public final class Main implements Runnable {
         description = "SQLite synchronous mode: FULL or NORMAL (MLSDS_SQLITE_SYNCHRONOUS)")
     String sqliteSynchronous;
 
+    @Option(names = "--page-max-bytes", defaultValue = "${env:MLSDS_PAGE_MAX_BYTES:-8388608}",
+        description = "bytes of MLS data per getMessages/getCommits page (MLSDS_PAGE_MAX_BYTES)")
+    long pageMaxBytes;
+
+    @Option(names = "--max-devices-per-did", defaultValue = "${env:MLSDS_MAX_DEVICES_PER_DID:-16}",
+        description = "devices one DID may hold KeyPackages for (MLSDS_MAX_DEVICES_PER_DID)")
+    int maxDevicesPerDid;
+
+    @Option(names = "--user-quota-bytes", defaultValue = "${env:MLSDS_USER_QUOTA_BYTES:-1073741824}",
+        description = "bytes of messages and Welcomes one DID may have stored, 0 = no quota (MLSDS_USER_QUOTA_BYTES)")
+    long userQuotaBytes;
+
+    @Option(names = "--user-quota-messages", defaultValue = "${env:MLSDS_USER_QUOTA_MESSAGES:-1000000}",
+        description = "messages one DID may have stored, 0 = no quota (MLSDS_USER_QUOTA_MESSAGES)")
+    long userQuotaMessages;
+
+    @Option(names = "--user-quota-convos", defaultValue = "${env:MLSDS_USER_QUOTA_CONVOS:-1000}",
+        description = "open conversations one DID may have created, 0 = no quota (MLSDS_USER_QUOTA_CONVOS)")
+    int userQuotaConvos;
+
+    @Option(names = "--rate-limit-bytes-per-minute", defaultValue = "${env:MLSDS_RATE_LIMIT_BYTES_PER_MINUTE:-268435456}",
+        description = "request body bytes per caller per minute, all procedures (MLSDS_RATE_LIMIT_BYTES_PER_MINUTE)")
+    long rateLimitBytesPerMinute;
+
+    @Option(names = "--message-retention-days", defaultValue = "${env:MLSDS_MESSAGE_RETENTION_DAYS:-0}",
+        description = "days messages are kept, 0 = forever (MLSDS_MESSAGE_RETENTION_DAYS)")
+    int messageRetentionDays;
+
+    @Option(names = "--finished-retention-days", defaultValue = "${env:MLSDS_FINISHED_RETENTION_DAYS:-7}",
+        description = "days finished Welcomes and closed conversations are kept (MLSDS_FINISHED_RETENTION_DAYS)")
+    int finishedRetentionDays;
+
+    StorageLimits storageLimits() {
+      return new StorageLimits(pageMaxBytes, maxDevicesPerDid, userQuotaBytes, userQuotaMessages, userQuotaConvos,
+          rateLimitBytesPerMinute, Duration.ofDays(Math.max(0, messageRetentionDays)),
+          Duration.ofDays(Math.max(0, finishedRetentionDays)));
+    }
+
     Config toConfig() {
       Config.Profile p = Config.Profile.parse(profile);
       Config.Limits d = Config.Limits.defaults();
@@ -124,7 +163,7 @@ public final class Main implements Runnable {
       List<String> insecure = didWebInsecureHosts == null ? List.of()
           : didWebInsecureHosts.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
       return new Config(p, bind, port, dataDir, blankToNull(databaseUrl), did, didKey, plcUrl, insecure,
-          blankToNull(metricsToken), limits).withBounds(bounds()).validate();
+          blankToNull(metricsToken), limits, storageLimits()).withBounds(bounds()).validate();
     }
 
     private Bounds bounds() {

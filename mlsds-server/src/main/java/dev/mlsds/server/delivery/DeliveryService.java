@@ -7,6 +7,7 @@ import dev.mlsds.server.conversations.ConvoId;
 import dev.mlsds.server.conversations.ConvoStore;
 import dev.mlsds.server.delivery.MessageStore.MessageView;
 import dev.mlsds.server.keypackages.KeyPackageStore;
+import dev.mlsds.server.limits.StorageLimits;
 import dev.mlsds.server.realtime.ConvoEventLog;
 import dev.mlsds.server.realtime.Notifier;
 import dev.mlsds.server.storage.Database;
@@ -46,11 +47,12 @@ public final class DeliveryService {
   private final Notifier notifier;
   private final Clock clock;
   private final Config.Limits limits;
+  private final StorageLimits storage;
   private final WelcomeMetrics welcomeMetrics;
 
   public DeliveryService(Database db, ConvoStore convos, MessageStore messages, MessageLog log, WelcomeStore welcomes,
       KeyPackageStore keyPackages, ConvoEventLog events, Notifier notifier, Clock clock, Config.Limits limits,
-      MeterRegistry metrics) {
+      StorageLimits storage, MeterRegistry metrics) {
     this.db = db;
     this.convos = convos;
     this.messages = messages;
@@ -61,6 +63,7 @@ public final class DeliveryService {
     this.notifier = notifier;
     this.clock = clock;
     this.limits = limits;
+    this.storage = storage;
     this.welcomeMetrics = new WelcomeMetrics(metrics);
   }
 
@@ -111,11 +114,10 @@ public final class DeliveryService {
     return db.withHandle(h -> {
       ConvoStore.Member me = convos.requireActiveMember(h, id, caller);
       long since = Math.max(sinceSeq, me.joinedSeq());
-      List<MessageView> page = messages.page(h, id, since, limit + 1);
-      boolean more = page.size() > limit;
-      List<MessageView> shown = more ? page.subList(0, limit) : page;
+      MessageStore.Page page = messages.page(h, id, since, limit, storage.pageMaxBytes());
+      List<MessageView> shown = page.messages();
       long last = shown.isEmpty() ? since : shown.get(shown.size() - 1).seq();
-      return new Delivery.GetMessages.Output(List.copyOf(shown), last, more);
+      return new Delivery.GetMessages.Output(shown, last, page.hasMore());
     });
   }
 
@@ -123,12 +125,11 @@ public final class DeliveryService {
     return db.withHandle(h -> {
       ConvoStore.Member me = convos.requireActiveMember(h, id, caller);
       long to = toEpoch == null ? Long.MAX_VALUE : toEpoch;
-      List<MessageView> page = messages.commits(h, id, fromEpoch, to, me.joinedSeq(), MAX_COMMITS + 1);
-      boolean more = page.size() > MAX_COMMITS;
-      List<Delivery.GetCommits.CommitView> commits = page.stream().limit(MAX_COMMITS)
+      MessageStore.Page page = messages.commits(h, id, fromEpoch, to, me.joinedSeq(), MAX_COMMITS, storage.pageMaxBytes());
+      List<Delivery.GetCommits.CommitView> commits = page.messages().stream()
           .map(m -> new Delivery.GetCommits.CommitView(m.seq(), m.epoch(), m.sender(), m.ciphertext(), m.createdAt()))
           .toList();
-      return new Delivery.GetCommits.Output(id.value(), commits, more);
+      return new Delivery.GetCommits.Output(id.value(), commits, page.hasMore());
     });
   }
 

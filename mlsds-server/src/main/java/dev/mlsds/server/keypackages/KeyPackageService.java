@@ -14,6 +14,7 @@ import dev.mlsds.server.keypackages.KeyPackageMetrics.PublishOutcome;
 import dev.mlsds.server.keypackages.PublishKeyPackages.Result;
 import dev.mlsds.server.keypackages.PublishKeyPackages.Status;
 import dev.mlsds.server.limits.CpuPool;
+import dev.mlsds.server.limits.StorageLimits;
 import dev.mlsds.server.realtime.ConvoEventLog;
 import dev.mlsds.server.realtime.Notifier;
 import dev.mlsds.server.storage.Database;
@@ -26,9 +27,11 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import org.jdbi.v3.core.Handle;
 
@@ -69,16 +72,25 @@ public final class KeyPackageService {
   private final KeyPackageMetrics metrics;
   private final KeyPackageValidator validator;
   private final CpuPool validations;
+  private final int devicesPerDid;
 
   public KeyPackageService(Database db, KeyPackageStore store, WelcomeStore welcomes, ConvoEventLog events,
       Notifier notifier, Config.Limits limits, Clock clock, KeyPackageMetrics metrics) {
-    this(db, store, welcomes, events, notifier, limits, clock, metrics, CpuPool.callerThread());
+    this(db, store, welcomes, events, notifier, limits, StorageLimits.defaults().devicesPerDid(), clock, metrics);
+  }
+
+  /** As above, with the cap on devices (signature keys) one DID may hold KeyPackages for (H3). */
+  public KeyPackageService(Database db, KeyPackageStore store, WelcomeStore welcomes, ConvoEventLog events,
+      Notifier notifier, Config.Limits limits, int devicesPerDid, Clock clock, KeyPackageMetrics metrics) {
+    this(db, store, welcomes, events, notifier, limits, devicesPerDid, clock, metrics, CpuPool.callerThread());
   }
 
   /** As above, validating uploads on {@code validations} (a bounded pool of platform threads). */
   public KeyPackageService(Database db, KeyPackageStore store, WelcomeStore welcomes, ConvoEventLog events,
-      Notifier notifier, Config.Limits limits, Clock clock, KeyPackageMetrics metrics, CpuPool validations) {
+      Notifier notifier, Config.Limits limits, int devicesPerDid, Clock clock, KeyPackageMetrics metrics,
+      CpuPool validations) {
     this.validations = validations;
+    this.devicesPerDid = devicesPerDid;
     this.db = db;
     this.store = store;
     this.welcomes = welcomes;
@@ -101,7 +113,7 @@ public final class KeyPackageService {
   }
 
   /** What storing a valid upload did. */
-  private enum Stored { PUBLISHED, DUPLICATE, LIMIT_REACHED }
+  private enum Stored { PUBLISHED, DUPLICATE, LIMIT_REACHED, DEVICE_LIMIT_REACHED }
 
   public PublishKeyPackages.Output publish(Did caller, List<PublishKeyPackages.Item> items) {
     List<Checked> checked = validations.run(() -> {
@@ -155,6 +167,8 @@ public final class KeyPackageService {
       case DUPLICATE -> new Result(index, Status.DUPLICATE, ref, device, suite, null, null);
       case LIMIT_REACHED -> new Result(index, Status.REJECTED, ref, device, suite,
           XrpcError.KeyPackageLimitReached.name(), limitMessage());
+      case DEVICE_LIMIT_REACHED -> new Result(index, Status.REJECTED, ref, device, suite,
+          XrpcError.KeyPackageLimitReached.name(), deviceLimitMessage());
     };
   }
 
@@ -162,7 +176,7 @@ public final class KeyPackageService {
     metrics.published(switch (stored) {
       case PUBLISHED -> PublishOutcome.PUBLISHED;
       case DUPLICATE -> PublishOutcome.DUPLICATE;
-      case LIMIT_REACHED -> PublishOutcome.LIMIT_REACHED;
+      case LIMIT_REACHED, DEVICE_LIMIT_REACHED -> PublishOutcome.LIMIT_REACHED;
     });
   }
 
@@ -188,8 +202,9 @@ public final class KeyPackageService {
     KeyPackageStore.NewKeyPackage kp = newKeyPackage(caller, v, false, notAfter);
     Stored stored = db.inTransaction(h -> store(h, caller, List.of(kp), now).get(0));
     count(stored);
-    if (stored == Stored.LIMIT_REACHED) {
-      throw new XrpcException(XrpcError.KeyPackageLimitReached, limitMessage());
+    if (stored == Stored.LIMIT_REACHED || stored == Stored.DEVICE_LIMIT_REACHED) {
+      throw new XrpcException(XrpcError.KeyPackageLimitReached,
+          stored == Stored.LIMIT_REACHED ? limitMessage() : deviceLimitMessage());
     }
     return new PublishKeyPackage.Output(kp.ref(), kp.deviceId().value());
   }
@@ -237,11 +252,22 @@ public final class KeyPackageService {
     new TreeSet<>(kps.stream().map(kp -> kp.deviceId().value()).toList())
         .forEach(d -> store.lockDevice(h, caller, new DeviceId(d)));
     Map<DeviceId, Integer> held = new HashMap<>();
+    Set<String> devices = null; // the DID's devices holding KeyPackages, read once a new device shows up
     List<Stored> out = new ArrayList<>(kps.size());
     for (KeyPackageStore.NewKeyPackage kp : kps) {
       if (store.exists(h, kp.ref())) {
         out.add(Stored.DUPLICATE);
         continue;
+      }
+      if (devices == null || !devices.contains(kp.deviceId().value())) {
+        if (devices == null) {
+          devices = new HashSet<>(store.devicesHolding(h, caller, now));
+        }
+        if (!devices.contains(kp.deviceId().value()) && devices.size() >= devicesPerDid) {
+          out.add(Stored.DEVICE_LIMIT_REACHED);
+          continue;
+        }
+        devices.add(kp.deviceId().value());
       }
       if (kp.lastResort()) {
         store.retireLastResort(h, caller, kp.deviceId(), kp.cipherSuite(), now);
@@ -257,6 +283,11 @@ public final class KeyPackageService {
       out.add(Stored.PUBLISHED);
     }
     return out;
+  }
+
+  private String deviceLimitMessage() {
+    return "this DID already holds KeyPackages for " + devicesPerDid
+        + " devices; a new device can publish once an old one's KeyPackages are gone (syncKeyPackages or expiry)";
   }
 
   private String limitMessage() {

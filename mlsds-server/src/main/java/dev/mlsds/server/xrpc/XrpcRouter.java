@@ -22,8 +22,10 @@ import java.util.TreeMap;
  * server's middleware skipped every API route; here the pipeline is the dispatcher itself).
  *
  * <p>Pipeline per call: resolve NSID (404 MethodNotImplemented) → check HTTP method (405 InvalidRequest)
- * → authenticate (401) → rate limit (429) → requests in flight for the caller (429) → read the body with a hard cap (413, before more than the cap
- * is buffered) → parse → idempotent replay or handler → JSON.
+ * → authenticate (401) → rate limit (429) → requests in flight for the caller (429) → read the body with a
+ * hard cap (413, before more than the cap is buffered) → large bodies wait for one of a few permits → parse →
+ * idempotent replay or handler → JSON (streamed to the socket by {@link ResponseWriter}, except for idempotent
+ * replays, whose small bodies are stored).
  */
 public final class XrpcRouter {
   public enum Kind { QUERY, PROCEDURE }
@@ -115,7 +117,7 @@ public final class XrpcRouter {
   }
 
   private void readAndDispatch(Context ctx, Method m, String nsid, Did caller) throws Exception {
-    byte[] body = m.kind() == Kind.PROCEDURE ? readBody(ctx, m.maxBodyBytes()) : new byte[0];
+    byte[] body = m.kind() == Kind.PROCEDURE ? readBody(ctx, m.maxBodyBytes(), caller) : new byte[0];
     try (LargeBodies.Permit permit = largeBodies.enter(body.length)) {
       dispatch(ctx, m, nsid, caller, body);
     }
@@ -136,8 +138,8 @@ public final class XrpcRouter {
       ctx.status(r.status()).contentType("application/json").result(r.body());
       return;
     }
-    Idempotency.Result r = invoke(m, call);
-    ctx.status(r.status()).contentType("application/json").result(r.body());
+    Object out = m.handler().handle(call);
+    ResponseWriter.json(ctx, 200, out == null ? Map.of() : out);
   }
 
   private static Idempotency.Result invoke(Method m, XrpcCall call) throws Exception {
@@ -145,7 +147,7 @@ public final class XrpcRouter {
     return new Idempotency.Result(200, Json.write(out == null ? Map.of() : out));
   }
 
-  private static byte[] readBody(Context ctx, long max) throws IOException {
+  private byte[] readBody(Context ctx, long max, Did caller) throws IOException {
     long declared = ctx.req().getContentLengthLong();
     if (declared > max) {
       throw new XrpcException(XrpcError.PayloadTooLarge, "request body exceeds " + max + " bytes");
@@ -154,7 +156,9 @@ public final class XrpcRouter {
     if (ct != null && !ct.isBlank() && !ct.toLowerCase().startsWith("application/json")) {
       throw XrpcException.invalidRequest("content type must be application/json");
     }
-    return readCapped(ctx.req().getInputStream(), max);
+    byte[] body = readCapped(ctx.req().getInputStream(), max);
+    rateLimiter.checkBytes(caller, body.length);
+    return body;
   }
 
   private static XrpcInput parse(byte[] body) throws IOException {

@@ -65,9 +65,10 @@ class PostgresKeyPackageSyncDeadlockIT {
     db.withHandle(h -> {
       h.execute("INSERT INTO convos (id, creator_did, cipher_suite, epoch, created_at) VALUES ('cc01', 'did:plc:bob', 1, 1, 0)");
       h.execute("UPDATE key_packages SET state = 'used', convo_id = 'cc01' WHERE ref = ?", usedRef);
+      h.execute("INSERT INTO welcome_blobs (id, convo_id, data, created_at) VALUES ('b1', 'cc01', ?, 0)", new byte[] {1});
       return h.execute("""
-          INSERT INTO welcomes (convo_id, key_package_ref, did, device_id, data, state, created_at)
-          VALUES ('cc01', ?, ?, ?, ?, 'pending', 0)""", usedRef, ALICE.value(), deviceId, new byte[] {1});
+          INSERT INTO welcomes (convo_id, key_package_ref, did, device_id, blob_id, state, created_at)
+          VALUES ('cc01', ?, ?, ?, 'b1', 'pending', 0)""", usedRef, ALICE.value(), deviceId);
     });
 
     CountDownLatch convoLocked = new CountDownLatch(1);
