@@ -369,6 +369,11 @@ public final class KeyPackageService {
     long now = clock.millis();
     record Done(int kept, int deleted, List<WelcomeStore.Invalidated> invalidated) {}
     Done done = db.inTransaction(h -> {
+      // L6: conversation rows first, then the KeyPackage rows (addMembers' order). The unlocked read only
+      // finds the conversations; the locked re-read is what gets deleted (a conversation that started
+      // naming one of them in between is locked then, the one case left to the deadlock retry).
+      lockConvosOf(h, store.unconsumedRefsUnlocked(h, caller, in.deviceId()).stream()
+          .filter(r -> !in.keyPackageRefs().contains(r)).toList());
       List<String> refs = store.unconsumedRefs(h, caller, in.deviceId());
       List<String> orphans = refs.stream().filter(r -> !in.keyPackageRefs().contains(r)).toList();
       lockConvosOf(h, orphans);

@@ -292,6 +292,12 @@ public final class KeyPackageStore {
       ORDER BY ref""";
 
   /** The device's KeyPackageRefs that are not consumed, row-locked on PostgreSQL. */
+  /** As {@link #unconsumedRefs}, without locking the rows. */
+  public List<String> unconsumedRefsUnlocked(Handle h, Did did, DeviceId deviceId) {
+    return h.createQuery(DEVICE_REFS).bind("did", did.value()).bind("device", deviceId.value()).mapTo(String.class)
+        .list();
+  }
+
   public List<String> unconsumedRefs(Handle h, Did did, DeviceId deviceId) {
     return h.createQuery(DEVICE_REFS + dialect.forUpdate()).bind("did", did.value())
         .bind("device", deviceId.value()).mapTo(String.class).list();
