@@ -15,6 +15,7 @@ import dev.mlsds.server.keypackages.KeyPackageHandlers;
 import dev.mlsds.server.keypackages.KeyPackageMetrics;
 import dev.mlsds.server.keypackages.KeyPackageService;
 import dev.mlsds.server.keypackages.KeyPackageStore;
+import dev.mlsds.server.limits.CpuPool;
 import dev.mlsds.server.limits.Quotas;
 import dev.mlsds.server.limits.RateLimits;
 import dev.mlsds.server.ops.Metrics;
@@ -58,8 +59,10 @@ public final class Wiring {
     // Feature: key packages (docs/api.md §3).
     KeyPackageMetrics keyPackageMetrics = new KeyPackageMetrics(server.metrics().registry());
     KeyPackageStore keyPackageStore = new KeyPackageStore(db.dialect(), keyPackageMetrics);
+    CpuPool validations = server.cpuPool("keypackage-validation", config.bounds().validationThreads(),
+        config.bounds().validationQueue());
     KeyPackageService keyPackages = new KeyPackageService(db, keyPackageStore, welcomeStore, eventLog, notifier,
-        config.limits(), config.storage().devicesPerDid(), clock, keyPackageMetrics);
+        config.limits(), config.storage().devicesPerDid(), clock, keyPackageMetrics, validations);
     new KeyPackageHandlers(keyPackages, rateLimits, config.limits()).register(server.router());
 
     // Feature: conversations and delivery (docs/api.md §4-§6).

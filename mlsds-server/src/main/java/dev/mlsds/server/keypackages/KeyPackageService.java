@@ -7,13 +7,14 @@ import dev.mlsds.codec.KeyPackageValidator;
 import dev.mlsds.codec.ValidatedKeyPackage;
 import dev.mlsds.codec.WireFormat;
 import dev.mlsds.server.Config;
-import dev.mlsds.server.limits.StorageLimits;
 import dev.mlsds.server.auth.Did;
 import dev.mlsds.server.delivery.WelcomeStore;
 import dev.mlsds.server.keypackages.KeyPackageMetrics.ClaimOutcome;
 import dev.mlsds.server.keypackages.KeyPackageMetrics.PublishOutcome;
 import dev.mlsds.server.keypackages.PublishKeyPackages.Result;
 import dev.mlsds.server.keypackages.PublishKeyPackages.Status;
+import dev.mlsds.server.limits.CpuPool;
+import dev.mlsds.server.limits.StorageLimits;
 import dev.mlsds.server.realtime.ConvoEventLog;
 import dev.mlsds.server.realtime.Notifier;
 import dev.mlsds.server.storage.Database;
@@ -70,6 +71,7 @@ public final class KeyPackageService {
   private final Clock clock;
   private final KeyPackageMetrics metrics;
   private final KeyPackageValidator validator;
+  private final CpuPool validations;
   private final int devicesPerDid;
 
   public KeyPackageService(Database db, KeyPackageStore store, WelcomeStore welcomes, ConvoEventLog events,
@@ -80,6 +82,14 @@ public final class KeyPackageService {
   /** As above, with the cap on devices (signature keys) one DID may hold KeyPackages for (H3). */
   public KeyPackageService(Database db, KeyPackageStore store, WelcomeStore welcomes, ConvoEventLog events,
       Notifier notifier, Config.Limits limits, int devicesPerDid, Clock clock, KeyPackageMetrics metrics) {
+    this(db, store, welcomes, events, notifier, limits, devicesPerDid, clock, metrics, CpuPool.callerThread());
+  }
+
+  /** As above, validating uploads on {@code validations} (a bounded pool of platform threads). */
+  public KeyPackageService(Database db, KeyPackageStore store, WelcomeStore welcomes, ConvoEventLog events,
+      Notifier notifier, Config.Limits limits, int devicesPerDid, Clock clock, KeyPackageMetrics metrics,
+      CpuPool validations) {
+    this.validations = validations;
     this.devicesPerDid = devicesPerDid;
     this.db = db;
     this.store = store;
@@ -106,10 +116,13 @@ public final class KeyPackageService {
   private enum Stored { PUBLISHED, DUPLICATE, LIMIT_REACHED, DEVICE_LIMIT_REACHED }
 
   public PublishKeyPackages.Output publish(Did caller, List<PublishKeyPackages.Item> items) {
-    List<Checked> checked = new ArrayList<>(items.size());
-    for (PublishKeyPackages.Item item : items) {
-      checked.add(check(caller, item.keyPackage(), item.lastResort()));
-    }
+    List<Checked> checked = validations.run(() -> {
+      List<Checked> out = new ArrayList<>(items.size());
+      for (PublishKeyPackages.Item item : items) {
+        out.add(check(caller, item.keyPackage(), item.lastResort()));
+      }
+      return out;
+    });
     List<KeyPackageStore.NewKeyPackage> valid = checked.stream()
         .<KeyPackageStore.NewKeyPackage>mapMulti((c, out) -> {
           if (c instanceof Checked.Valid v) {
@@ -212,7 +225,7 @@ public final class KeyPackageService {
 
   private ValidatedKeyPackage validate(Did caller, byte[] raw) {
     try {
-      return validator.validate(raw, caller.value());
+      return validations.run(() -> validator.validate(raw, caller.value()));
     } catch (InvalidKeyPackageException e) {
       throw invalid(e.getMessage());
     }
