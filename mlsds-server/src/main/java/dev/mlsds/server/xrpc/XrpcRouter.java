@@ -7,6 +7,7 @@ import dev.mlsds.server.auth.Did;
 import dev.mlsds.server.limits.InFlight;
 import dev.mlsds.server.limits.LargeBodies;
 import dev.mlsds.server.limits.RateLimiter;
+import dev.mlsds.server.limits.ResponseMemory;
 import io.javalin.http.Context;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -141,8 +142,13 @@ public final class XrpcRouter {
       ctx.status(r.status()).contentType("application/json").result(r.body());
       return;
     }
-    Object out = m.handler().handle(call);
-    ResponseWriter.json(ctx, 200, out == null ? Map.of() : out);
+    ResponseMemory.open();
+    try {
+      Object out = m.handler().handle(call);
+      ResponseWriter.json(ctx, 200, out == null ? Map.of() : out);
+    } finally {
+      ResponseMemory.close(); // the page's rows are written out: their bytes may go to another response
+    }
   }
 
   private static Idempotency.Result invoke(Method m, XrpcCall call) throws Exception {
