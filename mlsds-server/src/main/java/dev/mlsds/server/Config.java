@@ -1,5 +1,6 @@
 package dev.mlsds.server;
 
+import dev.mlsds.server.limits.StorageLimits;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,7 +25,21 @@ public record Config(
     String plcUrl,
     List<String> didWebAllowedInsecureHosts,
     String metricsToken,
-    Limits limits) {
+    Limits limits,
+    StorageLimits storage) {
+
+  /** A configuration with the default storage limits. */
+  public Config(Profile profile, String bind, int port, Path dataDir, String databaseUrl, String serviceDid,
+      boolean allowDidKey, String plcUrl, List<String> didWebAllowedInsecureHosts, String metricsToken, Limits limits) {
+    this(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl, didWebAllowedInsecureHosts,
+        metricsToken, limits, StorageLimits.defaults());
+  }
+
+  /** This configuration with other storage limits. */
+  public Config withStorage(StorageLimits storage) {
+    return new Config(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl,
+        didWebAllowedInsecureHosts, metricsToken, limits, storage);
+  }
 
   public enum Profile {
     DEV, PROD;
@@ -38,7 +53,7 @@ public record Config(
     }
   }
 
-  /** Every limit of API.md §9 plus the token and rate-limit knobs; all configurable. */
+  /** Every limit of docs/api.md §9 plus the token and rate-limit knobs; all configurable. */
   public record Limits(
       int keyPackageMaxBytes,
       int keyPackagesPerPublish,
@@ -119,6 +134,12 @@ public record Config(
       if (!isLoopback(bind) && (metricsToken == null || metricsToken.isBlank())) {
         problems.add("prod profile on a non-loopback bind needs MLSDS_METRICS_TOKEN to protect /metrics");
       }
+    }
+    if (storage.pageMaxBytes() < 64 * 1024) {
+      problems.add("MLSDS_PAGE_MAX_BYTES must be at least 65536");
+    }
+    if (storage.devicesPerDid() < 1) {
+      problems.add("MLSDS_MAX_DEVICES_PER_DID must be at least 1");
     }
     if (!problems.isEmpty()) {
       throw new IllegalArgumentException(String.join("; ", problems));

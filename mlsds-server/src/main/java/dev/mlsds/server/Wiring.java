@@ -52,22 +52,22 @@ public final class Wiring {
 
     WelcomeStore welcomeStore = new WelcomeStore();
 
-    // Feature: key packages (API.md §3).
+    // Feature: key packages (docs/api.md §3).
     KeyPackageMetrics keyPackageMetrics = new KeyPackageMetrics(server.metrics().registry());
     KeyPackageStore keyPackageStore = new KeyPackageStore(db.dialect(), keyPackageMetrics);
     KeyPackageService keyPackages = new KeyPackageService(db, keyPackageStore, welcomeStore, eventLog, notifier,
         config.limits(), clock, keyPackageMetrics);
     new KeyPackageHandlers(keyPackages, rateLimits, config.limits()).register(server.router());
 
-    // Feature: conversations and delivery (API.md §4-§6).
+    // Feature: conversations and delivery (docs/api.md §4-§6).
     ConvoStore convoStore = new ConvoStore(db.dialect());
     MessageStore messageStore = new MessageStore();
     MessageLog messageLog = new MessageLog(convoStore, messageStore);
     ConvoHandlers.register(server.router(), new ConvoService(db, convoStore, messageLog, welcomeStore, keyPackageStore,
         eventLog, notifier, clock, config.limits(), server.metrics().registry()), config.limits().membersPerConvo());
     DeliveryHandlers.register(server.router(), new DeliveryService(db, convoStore, messageStore, messageLog,
-        welcomeStore, keyPackageStore, eventLog, notifier, clock, config.limits(), server.metrics().registry()),
-        config.limits().messageMaxBytes());
+        welcomeStore, keyPackageStore, eventLog, notifier, clock, config.limits(), config.storage(),
+        server.metrics().registry()), config.limits().messageMaxBytes());
 
     IdempotencyStore idempotency = new IdempotencyStore(db, clock);
     server.router().idempotency(idempotency);
@@ -81,7 +81,7 @@ public final class Wiring {
         .task("welcome-grace", () -> db.inTransaction(h ->
             welcomeStore.expireGrace(h, clock.millis() - config.limits().welcomeGrace().toMillis())));
 
-    // Feature: realtime (API.md §7).
+    // Feature: realtime (docs/api.md §7).
     new RealtimeHandlers(streams, convoStore, rateLimits).register(server);
 
     return server;

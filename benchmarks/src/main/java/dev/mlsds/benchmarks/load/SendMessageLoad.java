@@ -48,6 +48,19 @@ public final class SendMessageLoad {
     int senders = args.length > 1 ? Integer.parseInt(args[1]) : 64;
     int seconds = args.length > 2 ? Integer.parseInt(args[2]) : 15;
     boolean oneConvo = args.length <= 3 || args[3].equals("one");
+    withServer(backend, server -> run(server, senders, seconds, oneConvo, backend));
+  }
+
+  /** Work done against a running node. */
+  interface Load {
+    void run(Server server) throws Exception;
+  }
+
+  /**
+   * Starts one node on a fresh SQLite file or PostgreSQL database (dev defaults, request rate limits off),
+   * runs {@code load}, stops the node and drops the database.
+   */
+  static void withServer(String backend, Load load) throws Exception {
     String url;
     String pgName = null;
     if (backend.equals("postgres")) {
@@ -70,7 +83,7 @@ public final class SendMessageLoad {
         d.plcUrl(), List.of(), null, limits);
     Server server = Wiring.build(config, Clock.systemUTC()).start();
     try {
-      run(server, senders, seconds, oneConvo, backend);
+      load.run(server);
     } finally {
       server.stop();
       if (pgName != null) {

@@ -7,7 +7,7 @@ import java.time.Clock;
 import java.util.Optional;
 
 /**
- * Verifies AT Protocol inter-service tokens (API.md §2) and returns the caller's DID.
+ * Verifies AT Protocol inter-service tokens (docs/api.md §2) and returns the caller's DID.
  *
  * <p>The caller is the token's {@code iss} (fragment stripped), and only if the token is signed by that
  * DID's {@code #atproto} key; {@code sub} is never read. Checks, cheapest first so junk costs no network

@@ -39,11 +39,11 @@ import java.util.Set;
 import org.jdbi.v3.core.Handle;
 
 /**
- * Conversation rules (API.md §4): creation, commit bundles that add members, removal, leaving, and the
+ * Conversation rules (docs/api.md §4): creation, commit bundles that add members, removal, leaving, and the
  * group state a member may read. Every method is one transaction; notifications go out after it
  * commits, and only for what committed.
  *
- * <p>Add/Welcome invariants (lessons.md, "Key packages and Welcomes"): the Welcome's recipients are read
+ * <p>Add/Welcome invariants (docs/lessons.md, "Key packages and Welcomes"): the Welcome's recipients are read
  * from the Welcome itself ({@code secrets[].new_member}), never from a client-supplied hash; each must be
  * a KeyPackage of a DID in {@code didList} that this caller reserved or that is still available; each
  * becomes {@code used} and gets its own Welcome delivery, routed to the device that published it; the
@@ -322,7 +322,7 @@ public final class ConvoService {
 
   /**
    * A member whose device lost its MLS state rejoins with an external commit. Only current members may
-   * (external commits are denied to everyone else by default, lessons.md "Security").
+   * (external commits are denied to everyone else by default, docs/lessons.md "Security").
    */
   public Conversations.ProcessExternalCommit.Output processExternalCommit(Did caller, ConvoId id, byte[] commitBytes,
       byte[] groupInfo) {

@@ -5,7 +5,7 @@ import dev.mlsds.server.delivery.MessageStore.MessageView;
 import java.time.Instant;
 import java.util.List;
 
-/** The records of the message and Welcome methods (API.md §5-§6). */
+/** The records of the message and Welcome methods (docs/api.md §5-§6). */
 public final class Delivery {
   private Delivery() {}
 

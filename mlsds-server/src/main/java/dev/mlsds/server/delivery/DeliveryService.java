@@ -7,6 +7,7 @@ import dev.mlsds.server.conversations.ConvoId;
 import dev.mlsds.server.conversations.ConvoStore;
 import dev.mlsds.server.delivery.MessageStore.MessageView;
 import dev.mlsds.server.keypackages.KeyPackageStore;
+import dev.mlsds.server.limits.StorageLimits;
 import dev.mlsds.server.realtime.ConvoEventLog;
 import dev.mlsds.server.realtime.Notifier;
 import dev.mlsds.server.storage.Database;
@@ -21,7 +22,7 @@ import java.util.Set;
 import org.jdbi.v3.core.Handle;
 
 /**
- * Messages and Welcome delivery (API.md §5-§6).
+ * Messages and Welcome delivery (docs/api.md §5-§6).
  *
  * <p>sendMessage reads group id, epoch and content type from the MLS bytes; application messages and
  * proposals are accepted for epochs {@code current - window .. current}, Commits only through
@@ -46,11 +47,12 @@ public final class DeliveryService {
   private final Notifier notifier;
   private final Clock clock;
   private final Config.Limits limits;
+  private final StorageLimits storage;
   private final WelcomeMetrics welcomeMetrics;
 
   public DeliveryService(Database db, ConvoStore convos, MessageStore messages, MessageLog log, WelcomeStore welcomes,
       KeyPackageStore keyPackages, ConvoEventLog events, Notifier notifier, Clock clock, Config.Limits limits,
-      MeterRegistry metrics) {
+      StorageLimits storage, MeterRegistry metrics) {
     this.db = db;
     this.convos = convos;
     this.messages = messages;
@@ -61,6 +63,7 @@ public final class DeliveryService {
     this.notifier = notifier;
     this.clock = clock;
     this.limits = limits;
+    this.storage = storage;
     this.welcomeMetrics = new WelcomeMetrics(metrics);
   }
 
@@ -111,11 +114,10 @@ public final class DeliveryService {
     return db.withHandle(h -> {
       ConvoStore.Member me = convos.requireActiveMember(h, id, caller);
       long since = Math.max(sinceSeq, me.joinedSeq());
-      List<MessageView> page = messages.page(h, id, since, limit + 1);
-      boolean more = page.size() > limit;
-      List<MessageView> shown = more ? page.subList(0, limit) : page;
+      MessageStore.Page page = messages.page(h, id, since, limit, storage.pageMaxBytes());
+      List<MessageView> shown = page.messages();
       long last = shown.isEmpty() ? since : shown.get(shown.size() - 1).seq();
-      return new Delivery.GetMessages.Output(List.copyOf(shown), last, more);
+      return new Delivery.GetMessages.Output(shown, last, page.hasMore());
     });
   }
 
@@ -123,12 +125,11 @@ public final class DeliveryService {
     return db.withHandle(h -> {
       ConvoStore.Member me = convos.requireActiveMember(h, id, caller);
       long to = toEpoch == null ? Long.MAX_VALUE : toEpoch;
-      List<MessageView> page = messages.commits(h, id, fromEpoch, to, me.joinedSeq(), MAX_COMMITS + 1);
-      boolean more = page.size() > MAX_COMMITS;
-      List<Delivery.GetCommits.CommitView> commits = page.stream().limit(MAX_COMMITS)
+      MessageStore.Page page = messages.commits(h, id, fromEpoch, to, me.joinedSeq(), MAX_COMMITS, storage.pageMaxBytes());
+      List<Delivery.GetCommits.CommitView> commits = page.messages().stream()
           .map(m -> new Delivery.GetCommits.CommitView(m.seq(), m.epoch(), m.sender(), m.ciphertext(), m.createdAt()))
           .toList();
-      return new Delivery.GetCommits.Output(id.value(), commits, more);
+      return new Delivery.GetCommits.Output(id.value(), commits, page.hasMore());
     });
   }
 
@@ -203,7 +204,7 @@ public final class DeliveryService {
 
   /**
    * The caller's Welcome in this conversation: for {@code deviceId} if given; otherwise the only device
-   * with an open one. Never another device's Welcome (lessons.md: one device consumed another's). Only
+   * with an open one. Never another device's Welcome (docs/lessons.md: one device consumed another's). Only
    * Welcomes whose KeyPackage still exists for the caller qualify.
    */
   private WelcomeStore.Delivery choose(Handle h, ConvoId id, Did caller, String deviceId) {
@@ -229,7 +230,7 @@ public final class DeliveryService {
     return new XrpcException(XrpcError.WelcomeConsumed, "this Welcome was already consumed");
   }
 
-  /** Welcome retrieval outcomes (API.md §8). */
+  /** Welcome retrieval outcomes (docs/api.md §8). */
   private static final class WelcomeMetrics {
     final io.micrometer.core.instrument.Counter delivered;
     final io.micrometer.core.instrument.Counter notFound;

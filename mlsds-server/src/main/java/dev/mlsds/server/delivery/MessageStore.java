@@ -22,12 +22,21 @@ public final class MessageStore {
       INSERT INTO messages (convo_id, seq, id, sender_did, epoch, content_type, data, msg_id, created_at)
       VALUES (:convo, :seq, :id, :sender, :epoch, :type, :data, :msgId, :now)""";
   private static final String BY_MSG_ID = "SELECT " + COLUMNS + " FROM messages WHERE convo_id = :convo AND msg_id = :msgId";
-  private static final String PAGE = """
-      SELECT %s FROM messages WHERE convo_id = :convo AND seq > :since ORDER BY seq LIMIT :limit""".formatted(COLUMNS);
-  private static final String COMMITS = """
-      SELECT %s FROM messages
-      WHERE convo_id = :convo AND content_type = 'commit' AND epoch >= :from AND epoch <= :to AND seq > :since
-      ORDER BY seq LIMIT :limit""".formatted(COLUMNS);
+  // A page is read in two steps: the sizes of the next rows (length() reads no blob: a PostgreSQL TOAST
+  // header or SQLite's record header), then only the rows that fit the byte budget.
+  private static final String PAGE_SIZES = """
+      SELECT seq, length(data) AS size FROM messages WHERE convo_id = :convo AND seq > :since ORDER BY seq LIMIT :limit""";
+  private static final String RANGE = """
+      SELECT %s FROM messages WHERE convo_id = :convo AND seq > :since AND seq <= :upto ORDER BY seq""".formatted(COLUMNS);
+  private static final String COMMIT_FILTER = """
+      WHERE convo_id = :convo AND content_type = 'commit' AND epoch >= :from AND epoch <= :to AND seq > :since""";
+  private static final String COMMIT_SIZES = "SELECT seq, length(data) AS size FROM messages " + COMMIT_FILTER
+      + " ORDER BY seq LIMIT :limit";
+  private static final String COMMIT_RANGE = "SELECT " + COLUMNS + " FROM messages " + COMMIT_FILTER
+      + " AND seq <= :upto ORDER BY seq";
+
+  /** Rows of one page, and whether the log goes on after them (the count or the byte budget cut it). */
+  public record Page(List<MessageView> messages, boolean hasMore) {}
 
   public void insert(Handle h, ConvoId convo, long seq, String id, Did sender, long epoch, String contentType,
       byte[] data, String msgId, long now) {
@@ -40,16 +49,48 @@ public final class MessageStore {
     return h.createQuery(BY_MSG_ID).bind("convo", convo.value()).bind("msgId", msgId).map((rs, ctx) -> view(rs)).findFirst();
   }
 
-  /** Messages with seq greater than {@code since}, ascending, at most {@code limit}. */
-  public List<MessageView> page(Handle h, ConvoId convo, long since, int limit) {
-    return h.createQuery(PAGE).bind("convo", convo.value()).bind("since", since).bind("limit", limit)
-        .map((rs, ctx) -> view(rs)).list();
+  /**
+   * Messages with seq greater than {@code since}, ascending: at most {@code limit} of them and at most
+   * {@code maxBytes} of data, except that a first message larger than that comes alone.
+   */
+  public Page page(Handle h, ConvoId convo, long since, int limit, long maxBytes) {
+    List<long[]> sizes = h.createQuery(PAGE_SIZES).bind("convo", convo.value()).bind("since", since)
+        .bind("limit", limit + 1).map((rs, ctx) -> new long[] {rs.getLong("seq"), rs.getLong("size")}).list();
+    int n = fit(sizes, limit, maxBytes);
+    if (n == 0) {
+      return new Page(List.of(), false);
+    }
+    List<MessageView> rows = h.createQuery(RANGE).bind("convo", convo.value()).bind("since", since)
+        .bind("upto", sizes.get(n - 1)[0]).map((rs, ctx) -> view(rs)).list();
+    return new Page(rows, n < sizes.size());
   }
 
-  /** Commits for epochs {@code from..to} with seq greater than {@code since}, ascending. */
-  public List<MessageView> commits(Handle h, ConvoId convo, long from, long to, long since, int limit) {
-    return h.createQuery(COMMITS).bind("convo", convo.value()).bind("from", from).bind("to", to).bind("since", since)
-        .bind("limit", limit).map((rs, ctx) -> view(rs)).list();
+  /** Commits for epochs {@code from..to} with seq greater than {@code since}, ascending, cut like {@link #page}. */
+  public Page commits(Handle h, ConvoId convo, long from, long to, long since, int limit, long maxBytes) {
+    List<long[]> sizes = h.createQuery(COMMIT_SIZES).bind("convo", convo.value()).bind("from", from).bind("to", to)
+        .bind("since", since).bind("limit", limit + 1)
+        .map((rs, ctx) -> new long[] {rs.getLong("seq"), rs.getLong("size")}).list();
+    int n = fit(sizes, limit, maxBytes);
+    if (n == 0) {
+      return new Page(List.of(), false);
+    }
+    List<MessageView> rows = h.createQuery(COMMIT_RANGE).bind("convo", convo.value()).bind("from", from)
+        .bind("to", to).bind("since", since).bind("upto", sizes.get(n - 1)[0]).map((rs, ctx) -> view(rs)).list();
+    return new Page(rows, n < sizes.size());
+  }
+
+  /** How many of the leading {@code (seq, size)} rows fit {@code limit} and {@code maxBytes} (at least one). */
+  static int fit(List<long[]> sizes, int limit, long maxBytes) {
+    int n = 0;
+    long total = 0;
+    for (long[] row : sizes) {
+      if (n == limit || (n > 0 && total + row[1] > maxBytes)) {
+        break;
+      }
+      total += row[1];
+      n++;
+    }
+    return n;
   }
 
   static MessageView view(java.sql.ResultSet rs) throws java.sql.SQLException {

@@ -7,7 +7,7 @@ import java.util.List;
 import org.jdbi.v3.core.Handle;
 
 /**
- * SQL for {@code welcomes}: one Welcome delivery per referenced device (API.md §6).
+ * SQL for {@code welcomes}: one Welcome delivery per referenced device (docs/api.md §6).
  *
  * <p>States: {@code pending} → {@code fetched} (first fetch; the KeyPackage becomes consumed in the same
  * transaction) → {@code consumed} (confirmed) | {@code failed} (the device reported it could not process

@@ -32,7 +32,7 @@ import java.util.TreeSet;
 import org.jdbi.v3.core.Handle;
 
 /**
- * The KeyPackage rules of API.md §3: what may be uploaded, who gets which KeyPackage, and how a device
+ * The KeyPackage rules of docs/api.md §3: what may be uploaded, who gets which KeyPackage, and how a device
  * prunes what it no longer holds. Each public method is one transaction; notifications go out after it
  * commits.
  *

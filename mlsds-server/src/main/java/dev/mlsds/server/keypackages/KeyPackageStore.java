@@ -60,7 +60,7 @@ public final class KeyPackageStore {
     this.claimOneTime = CLAIM_ONE_TIME.formatted(dialect.forUpdateSkipLocked());
   }
 
-  // ---- The API for accepting and delivering Welcomes (API.md §4, §6) -------------------------------
+  // ---- The API for accepting and delivering Welcomes (docs/api.md §4, §6) -------------------------------
 
   private static final String FIND = "SELECT " + COLUMNS + " FROM key_packages WHERE ref = :ref";
 

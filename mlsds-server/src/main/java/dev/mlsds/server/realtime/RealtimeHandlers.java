@@ -20,7 +20,7 @@ import java.util.Optional;
 import java.util.Set;
 
 /**
- * The realtime methods (API.md §7): {@code streamConvoEvents} (Server-Sent Events),
+ * The realtime methods (docs/api.md §7): {@code streamConvoEvents} (Server-Sent Events),
  * {@code getSubscriptionTicket} and {@code subscribeConvoEvents} (WebSocket). Both streams authenticate
  * and rate-limit like every XRPC call — the SSE request with its bearer token, the WebSocket upgrade with
  * a single-use ticket — and check everything that can be refused before the stream begins, so refusals are

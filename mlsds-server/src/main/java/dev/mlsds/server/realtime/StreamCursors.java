@@ -29,7 +29,7 @@ import java.util.regex.Pattern;
  * forward to {@code pos}. A stream writes a new base only when an event's conversation is not in its base
  * or the delta would exceed {@link #MAX_DELTA} entries, so the cursor stays short and most events cost no
  * write. There is no global counter: every position is a conversation's own, allocated under that
- * conversation's lock (API.md §7).
+ * conversation's lock (docs/api.md §7).
  *
  * <p>A conversation missing from the cursor (joined since) is replayed from the user's join point; a
  * cursor is only ever read back for the user who got it; bases older than the retention are deleted and

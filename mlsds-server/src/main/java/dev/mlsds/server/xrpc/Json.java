@@ -18,7 +18,7 @@ import java.time.format.DateTimeFormatter;
 import java.util.Base64;
 
 /**
- * The one JSON mapper. Output conventions of API.md §1: every {@code byte[]} is written as atproto bytes
+ * The one JSON mapper. Output conventions of docs/api.md §1: every {@code byte[]} is written as atproto bytes
  * {@code {"$bytes": "<base64, standard alphabet, no padding>"}}, every {@link Instant} as an RFC 3339 UTC
  * string with millisecond precision, and null fields are omitted.
  */

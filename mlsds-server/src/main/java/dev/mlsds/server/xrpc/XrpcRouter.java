@@ -21,7 +21,8 @@ import java.util.TreeMap;
  *
  * <p>Pipeline per call: resolve NSID (404 MethodNotImplemented) → check HTTP method (405 InvalidRequest)
  * → authenticate (401) → rate limit (429) → read the body with a hard cap (413, before more than the cap
- * is buffered) → parse → idempotent replay or handler → JSON.
+ * is buffered) → parse → idempotent replay or handler → JSON (streamed to the socket by
+ * {@link ResponseWriter}, except for idempotent replays, whose small bodies are stored).
  */
 public final class XrpcRouter {
   public enum Kind { QUERY, PROCEDURE }
@@ -60,7 +61,7 @@ public final class XrpcRouter {
     return this;
   }
 
-  /** Installs replay of idempotent procedures (API.md §1). */
+  /** Installs replay of idempotent procedures (docs/api.md §1). */
   public void idempotency(Idempotency idempotency) {
     this.idempotency = idempotency;
   }
@@ -97,7 +98,7 @@ public final class XrpcRouter {
     Did caller = authenticate(ctx, nsid);
     XrpcParams params = new XrpcParams(ctx.queryParamMap());
     XrpcInput input = m.kind() == Kind.PROCEDURE ? readBody(ctx, m.maxBodyBytes()) : XrpcInput.empty();
-    // Compatibility: 2025 clients send senderDid; it may only repeat the caller's identity (API.md §1).
+    // Compatibility: 2025 clients send senderDid; it may only repeat the caller's identity (docs/api.md §1).
     input.optString("senderDid").filter(s -> !s.equals(caller.value())).ifPresent(s -> {
       throw new XrpcException(XrpcError.Forbidden, "senderDid must be the caller's own DID");
     });
@@ -109,8 +110,8 @@ public final class XrpcRouter {
       ctx.status(r.status()).contentType("application/json").result(r.body());
       return;
     }
-    Idempotency.Result r = invoke(m, call);
-    ctx.status(r.status()).contentType("application/json").result(r.body());
+    Object out = m.handler().handle(call);
+    ResponseWriter.json(ctx, 200, out == null ? Map.of() : out);
   }
 
   private static Idempotency.Result invoke(Method m, XrpcCall call) throws Exception {

@@ -26,7 +26,7 @@ import java.util.regex.Pattern;
  * peer: a field the schema does not declare is a violation (drift is caught both ways); a
  * {@code knownValues} string must be one of the listed values (clients should tolerate new values, but the
  * server may only send declared ones); bytes must be exactly {@code {"$bytes": "<base64, standard alphabet,
- * no padding>"}}; datetimes must be RFC 3339 UTC with millisecond precision (API.md §1).
+ * no padding>"}}; datetimes must be RFC 3339 UTC with millisecond precision (docs/api.md §1).
  *
  * <p>Error responses: {@code error} must be a name the method declares in {@code errors}, or one of
  * {@link #GENERIC_ERRORS} that any method can return, and {@code message} a string. Other fields are

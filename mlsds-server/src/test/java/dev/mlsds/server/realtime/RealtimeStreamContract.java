@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 
 /**
- * The event streams over HTTP on a real node, run on every backend (API.md §7): the events and their
+ * The event streams over HTTP on a real node, run on every backend (docs/api.md §7): the events and their
  * JSON (checked against the lexicons on every event), exact resume for one conversation and for all, the
  * membership rules applied to open streams, WebSocket tickets, keepalives, slow consumers, bad input.
  */
