@@ -142,10 +142,14 @@ public final class Main implements Runnable {
         description = "days finished Welcomes and closed conversations are kept (MLSDS_FINISHED_RETENTION_DAYS)")
     int finishedRetentionDays;
 
+    @Option(names = "--response-memory-bytes", defaultValue = "${env:MLSDS_RESPONSE_MEMORY_BYTES:-0}",
+        description = "MLS data all responses may hold at once, 0 = a quarter of the heap (MLSDS_RESPONSE_MEMORY_BYTES)")
+    long responseMemoryBytes;
+
     StorageLimits storageLimits() {
       return new StorageLimits(pageMaxBytes, maxDevicesPerDid, userQuotaBytes, userQuotaMessages, userQuotaConvos,
           rateLimitBytesPerMinute, Duration.ofDays(Math.max(0, messageRetentionDays)),
-          Duration.ofDays(Math.max(0, finishedRetentionDays)));
+          Duration.ofDays(Math.max(0, finishedRetentionDays)), responseMemoryBytes);
     }
 
     Config toConfig() {
