@@ -1,5 +1,6 @@
 package dev.mlsds.server;
 
+import dev.mlsds.server.limits.Bounds;
 import dev.mlsds.server.limits.StorageLimits;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -26,19 +27,34 @@ public record Config(
     List<String> didWebAllowedInsecureHosts,
     String metricsToken,
     Limits limits,
-    StorageLimits storage) {
+    StorageLimits storage,
+    Bounds bounds) {
 
-  /** A configuration with the default storage limits. */
+  /** A configuration with the default storage limits and resource bounds. */
   public Config(Profile profile, String bind, int port, Path dataDir, String databaseUrl, String serviceDid,
       boolean allowDidKey, String plcUrl, List<String> didWebAllowedInsecureHosts, String metricsToken, Limits limits) {
     this(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl, didWebAllowedInsecureHosts,
-        metricsToken, limits, StorageLimits.defaults());
+        metricsToken, limits, StorageLimits.defaults(), Bounds.defaults());
+  }
+
+  /** A configuration with the default resource bounds. */
+  public Config(Profile profile, String bind, int port, Path dataDir, String databaseUrl, String serviceDid,
+      boolean allowDidKey, String plcUrl, List<String> didWebAllowedInsecureHosts, String metricsToken, Limits limits,
+      StorageLimits storage) {
+    this(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl, didWebAllowedInsecureHosts,
+        metricsToken, limits, storage, Bounds.defaults());
   }
 
   /** This configuration with other storage limits. */
   public Config withStorage(StorageLimits storage) {
     return new Config(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl,
-        didWebAllowedInsecureHosts, metricsToken, limits, storage);
+        didWebAllowedInsecureHosts, metricsToken, limits, storage, bounds);
+  }
+
+  /** This configuration with other resource bounds. */
+  public Config withBounds(Bounds b) {
+    return new Config(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl,
+        didWebAllowedInsecureHosts, metricsToken, limits, storage, b);
   }
 
   public enum Profile {
@@ -115,6 +131,7 @@ public record Config(
     if (serviceDid == null || !(serviceDid.startsWith("did:web:") || serviceDid.startsWith("did:plc:"))) {
       problems.add("MLSDS_SERVICE_DID must be a did:web or did:plc identifier");
     }
+    problems.addAll(bounds.problems());
     if (profile == Profile.PROD) {
       if (serviceDid == null || DEFAULT_SERVICE_DID.equals(serviceDid)) {
         problems.add("prod profile needs MLSDS_SERVICE_DID set to this service's own DID");

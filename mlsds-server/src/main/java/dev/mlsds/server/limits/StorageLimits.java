@@ -15,6 +15,8 @@ import java.time.Duration;
  * @param storedBytesPerMinute bytes per minute one DID may submit to the methods that store them
  * @param messageRetention how long messages stay in a conversation's log ({@link Duration#ZERO}: forever)
  * @param finishedRetention how long finished Welcomes and closed conversations are kept before purge
+ * @param responseMemoryBytes MLS data all responses of the node may hold at once ({@code 0}: a quarter
+ *     of the maximum heap)
  */
 public record StorageLimits(
     long pageMaxBytes,
@@ -24,12 +26,13 @@ public record StorageLimits(
     int userMaxOpenConvos,
     long storedBytesPerMinute,
     Duration messageRetention,
-    Duration finishedRetention) {
+    Duration finishedRetention,
+    long responseMemoryBytes) {
 
   public static final long MIB = 1024L * 1024;
 
   public static StorageLimits defaults() {
-    return new StorageLimits(8 * MIB, 16, 1024 * MIB, 1_000_000, 1000, 256 * MIB, Duration.ZERO, Duration.ofDays(7));
+    return new StorageLimits(8 * MIB, 16, 1024 * MIB, 1_000_000, 1000, 256 * MIB, Duration.ZERO, Duration.ofDays(7), 0);
   }
 
   public boolean keepsMessagesForever() {

@@ -19,6 +19,7 @@ public enum XrpcError {
   NotMember(403),
   NotAdmin(403),
   Forbidden(403),
+  QuotaExceeded(403),
   ConvoNotFound(404),
   WelcomeNotFound(404),
   GroupInfoNotFound(404),
