@@ -46,6 +46,16 @@ public final class Database implements AutoCloseable {
 
   /** Opens a pool on {@code jdbcUrl} (creating the SQLite file's folder if needed); does not migrate. */
   public static Database open(String jdbcUrl, MeterRegistry metrics) {
+    return open(jdbcUrl, metrics, "FULL");
+  }
+
+  /**
+   * As {@link #open(String, MeterRegistry)}, with SQLite's {@code synchronous} mode: {@code FULL} (the
+   * default: WAL is synced at every commit, so an acknowledged write survives power loss) or
+   * {@code NORMAL} (faster; the last commits before a power cut or OS crash may roll back, and their
+   * seqs be handed out again). PostgreSQL ignores it.
+   */
+  public static Database open(String jdbcUrl, MeterRegistry metrics, String sqliteSynchronous) {
     Dialect dialect = Dialect.forUrl(jdbcUrl);
     HikariConfig hc = new HikariConfig();
     hc.setPoolName("mlsds");
@@ -66,7 +76,7 @@ public final class Database implements AutoCloseable {
       }
       hc.setJdbcUrl(jdbcUrl);
       hc.addDataSourceProperty("journal_mode", "WAL");
-      hc.addDataSourceProperty("synchronous", "NORMAL");
+      hc.addDataSourceProperty("synchronous", sqliteSynchronous);
       hc.addDataSourceProperty("busy_timeout", "10000");
       hc.addDataSourceProperty("foreign_keys", "true");
       hc.addDataSourceProperty("transaction_mode", "IMMEDIATE");
@@ -183,6 +193,18 @@ public final class Database implements AutoCloseable {
 
   public String url() {
     return url;
+  }
+
+  /** The SQLite database file, when this is a file-backed SQLite database. */
+  public java.util.Optional<Path> sqliteFile() {
+    if (dialect != Dialect.SQLITE) {
+      return java.util.Optional.empty();
+    }
+    String file = url.substring("jdbc:sqlite:".length());
+    int q = file.indexOf('?');
+    String path = q >= 0 ? file.substring(0, q) : file;
+    return path.isEmpty() || path.equals(":memory:") || path.startsWith("file:")
+        ? java.util.Optional.empty() : java.util.Optional.of(Path.of(path));
   }
 
   @Override

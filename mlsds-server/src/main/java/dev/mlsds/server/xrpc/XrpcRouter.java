@@ -91,9 +91,12 @@ public final class XrpcRouter {
    * endpoints), so those get exactly the same checks.
    */
   public Did authenticate(Context ctx, String nsid) {
-    Did caller = authenticator.authenticate(ctx.header("Authorization"), nsid);
-    rateLimiter.check(caller, nsid);
-    return caller;
+    return authenticate(ctx, nsid, true);
+  }
+
+  private Did authenticate(Context ctx, String nsid, boolean readOnly) {
+    return authenticator.authenticate(ctx.header("Authorization"), nsid, readOnly, ctx.ip(),
+        caller -> rateLimiter.check(caller, nsid));
   }
 
   /** The Javalin handler for {@code /xrpc/{nsid}} on every HTTP method. */
@@ -111,7 +114,7 @@ public final class XrpcRouter {
       throw XrpcException.methodNotAllowed(
           nsid + " is a " + (m.kind() == Kind.QUERY ? "query: use GET" : "procedure: use POST"));
     }
-    Did caller = authenticate(ctx, nsid);
+    Did caller = authenticate(ctx, nsid, m.kind() == Kind.QUERY);
     try (InFlight.Permit permit = inFlight.acquire(caller)) {
       readAndDispatch(ctx, m, nsid, caller);
     }
