@@ -160,7 +160,10 @@ public final class LexiconValidator {
     return names;
   }
 
-  /** One Server-Sent Event of subscription {@code nsid}: {@code eventName} is its {@code event:} line. */
+  /**
+   * One Server-Sent Event of subscription {@code nsid}: {@code eventName} is its {@code event:} line, and the
+   * data object carries the same event's full name as {@code $type}.
+   */
   public List<Violation> event(String nsid, String eventName, JsonNode data) {
     Walk w = new Walk(false);
     Optional<JsonNode> union = messageUnion(nsid, w);
@@ -170,6 +173,10 @@ public final class LexiconValidator {
     for (JsonNode ref : union.get().path("refs")) {
       Optional<Lexicons.Def> d = lexicons.resolve(nsid, ref.asText());
       if (d.isPresent() && d.get().name().equals(eventName)) {
+        // Clients that read only the data lines (the 2025 Catbird client) dispatch on $type.
+        if (data != null && data.isObject() && !data.path("$type").isTextual()) {
+          w.add("$.$type", "event", "missing: the data object must name its event (" + d.get().fullName() + ")");
+        }
         w.check(d.get().schema(), d.get().nsid(), d.get().fullName(), data, "$");
         return w.violations;
       }
