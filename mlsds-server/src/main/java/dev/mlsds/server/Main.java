@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
 @Command(name = "mlsds", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "An MLS (RFC 9420) Delivery Service for AT Protocol accounts.",
     subcommands = {Main.Serve.class, Main.Migrate.class, Main.PrintVersion.class, TokenCommand.class,
-        InspectCommand.class, BackupCommand.class})
+        InspectCommand.class, BackupCommand.class, HealthcheckCommand.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
