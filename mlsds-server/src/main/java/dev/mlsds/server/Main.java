@@ -88,7 +88,7 @@ public final class Main implements Runnable {
         description = "platform threads validating KeyPackages; 0 = half the cores (MLSDS_VALIDATION_THREADS)")
     int validationThreads;
 
-    @Option(names = "--in-flight-per-caller", defaultValue = "${env:MLSDS_IN_FLIGHT_PER_CALLER:-8}",
+    @Option(names = "--in-flight-per-caller", defaultValue = "${env:MLSDS_IN_FLIGHT_PER_CALLER:-32}",
         description = "XRPC requests one caller may have running at once (MLSDS_IN_FLIGHT_PER_CALLER)")
     int inFlightPerCaller;
 
