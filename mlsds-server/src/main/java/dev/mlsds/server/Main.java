@@ -146,10 +146,14 @@ public final class Main implements Runnable {
         description = "MLS data all responses may hold at once, 0 = a quarter of the heap (MLSDS_RESPONSE_MEMORY_BYTES)")
     long responseMemoryBytes;
 
+    @Option(names = "--stream-cursors-per-did", defaultValue = "${env:MLSDS_STREAM_CURSORS_PER_DID:-100}",
+        description = "stream cursor bases kept per DID, the newest (MLSDS_STREAM_CURSORS_PER_DID)")
+    int streamCursorsPerDid;
+
     StorageLimits storageLimits() {
       return new StorageLimits(pageMaxBytes, maxDevicesPerDid, userQuotaBytes, userQuotaMessages, userQuotaConvos,
           rateLimitBytesPerMinute, Duration.ofDays(Math.max(0, messageRetentionDays)),
-          Duration.ofDays(Math.max(0, finishedRetentionDays)), responseMemoryBytes);
+          Duration.ofDays(Math.max(0, finishedRetentionDays)), responseMemoryBytes, streamCursorsPerDid);
     }
 
     Config toConfig() {
