@@ -88,7 +88,7 @@ public final class Main implements Runnable {
         description = "platform threads validating KeyPackages; 0 = half the cores (MLSDS_VALIDATION_THREADS)")
     int validationThreads;
 
-    @Option(names = "--in-flight-per-caller", defaultValue = "${env:MLSDS_IN_FLIGHT_PER_CALLER:-8}",
+    @Option(names = "--in-flight-per-caller", defaultValue = "${env:MLSDS_IN_FLIGHT_PER_CALLER:-32}",
         description = "XRPC requests one caller may have running at once (MLSDS_IN_FLIGHT_PER_CALLER)")
     int inFlightPerCaller;
 
@@ -146,10 +146,14 @@ public final class Main implements Runnable {
         description = "MLS data all responses may hold at once, 0 = a quarter of the heap (MLSDS_RESPONSE_MEMORY_BYTES)")
     long responseMemoryBytes;
 
+    @Option(names = "--stream-cursors-per-did", defaultValue = "${env:MLSDS_STREAM_CURSORS_PER_DID:-100}",
+        description = "stream cursor bases kept per DID, the newest (MLSDS_STREAM_CURSORS_PER_DID)")
+    int streamCursorsPerDid;
+
     StorageLimits storageLimits() {
       return new StorageLimits(pageMaxBytes, maxDevicesPerDid, userQuotaBytes, userQuotaMessages, userQuotaConvos,
           rateLimitBytesPerMinute, Duration.ofDays(Math.max(0, messageRetentionDays)),
-          Duration.ofDays(Math.max(0, finishedRetentionDays)), responseMemoryBytes);
+          Duration.ofDays(Math.max(0, finishedRetentionDays)), responseMemoryBytes, streamCursorsPerDid);
     }
 
     Config toConfig() {

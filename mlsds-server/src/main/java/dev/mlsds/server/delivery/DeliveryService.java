@@ -12,6 +12,7 @@ import dev.mlsds.server.limits.StorageLimits;
 import dev.mlsds.server.realtime.ConvoEventLog;
 import dev.mlsds.server.realtime.Notifier;
 import dev.mlsds.server.storage.Database;
+import dev.mlsds.server.xrpc.Json;
 import dev.mlsds.server.xrpc.XrpcError;
 import dev.mlsds.server.xrpc.XrpcException;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -159,7 +160,7 @@ public final class DeliveryService {
           case "consumed", "failed" -> throw consumed();
           default -> throw notFound();
         }
-        return new Delivery.GetWelcome.Output(id.value(), d.data(), d.keyPackageRef(), d.deviceId());
+        return new Delivery.GetWelcome.Output(id.value(), Json.base64url(d.data()), d.keyPackageRef(), d.deviceId());
       });
       welcomeMetrics.delivered.increment();
       return out;

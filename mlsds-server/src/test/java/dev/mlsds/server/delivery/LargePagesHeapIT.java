@@ -196,7 +196,7 @@ class LargePagesHeapIT {
       long pageMaxBytes = args.length > 1 ? Long.parseLong(args[1]) : d.pageMaxBytes();
       StorageLimits storage = new StorageLimits(pageMaxBytes, d.devicesPerDid(), d.userMaxStoredBytes(),
           d.userMaxStoredMessages(), d.userMaxOpenConvos(), d.storedBytesPerMinute(), d.messageRetention(),
-          d.finishedRetention(), RESPONSE_MEMORY);
+          d.finishedRetention(), RESPONSE_MEMORY, d.streamCursorsPerDid());
       Server server = Wiring.build(TestServers.config(args[0]).withStorage(storage), Clock.systemUTC()).start();
       System.out.println("PORT " + server.port());
       System.out.flush();
