@@ -12,11 +12,11 @@ public record Capabilities(
 
     public static Capabilities read(MlsReader r) {
         return new Capabilities(
-                r.u16List("capabilities.versions"),
-                r.u16List("capabilities.cipher_suites"),
-                r.u16List("capabilities.extensions"),
-                r.u16List("capabilities.proposals"),
-                r.u16List("capabilities.credentials"));
+                r.u16List("capabilities.versions", CodecLimits.CAPABILITY_ENTRIES),
+                r.u16List("capabilities.cipher_suites", CodecLimits.CAPABILITY_ENTRIES),
+                r.u16List("capabilities.extensions", CodecLimits.CAPABILITY_ENTRIES),
+                r.u16List("capabilities.proposals", CodecLimits.CAPABILITY_ENTRIES),
+                r.u16List("capabilities.credentials", CodecLimits.CAPABILITY_ENTRIES));
     }
 
     public void write(MlsWriter w) {

@@ -28,7 +28,7 @@ public record Commit(List<ProposalOrRef> proposals, UpdatePath path) {
     public record UpdatePathNode(byte[] encryptionKey, List<HpkeCiphertext> encryptedPathSecret) {
         static UpdatePathNode read(MlsReader r) {
             byte[] key = r.opaque("update_path_node.encryption_key");
-            return new UpdatePathNode(key, r.list("encrypted_path_secret", HpkeCiphertext::read));
+            return new UpdatePathNode(key, r.list("encrypted_path_secret", CodecLimits.PATH_SECRETS, HpkeCiphertext::read));
         }
 
         void write(MlsWriter w) {
@@ -40,7 +40,7 @@ public record Commit(List<ProposalOrRef> proposals, UpdatePath path) {
     public record UpdatePath(LeafNode leafNode, List<UpdatePathNode> nodes) {
         static UpdatePath read(MlsReader r) {
             LeafNode leaf = LeafNode.read(r);
-            return new UpdatePath(leaf, r.list("update_path.nodes", UpdatePathNode::read));
+            return new UpdatePath(leaf, r.list("update_path.nodes", CodecLimits.PATH_NODES, UpdatePathNode::read));
         }
 
         void write(MlsWriter w) {
@@ -58,7 +58,7 @@ public record Commit(List<ProposalOrRef> proposals, UpdatePath path) {
     }
 
     public static Commit read(MlsReader r) {
-        List<ProposalOrRef> proposals = r.list("commit.proposals", ProposalOrRef::read);
+        List<ProposalOrRef> proposals = r.list("commit.proposals", CodecLimits.PROPOSALS, ProposalOrRef::read);
         UpdatePath path = r.optional("commit.path") ? UpdatePath.read(r) : null;
         return new Commit(proposals, path);
     }

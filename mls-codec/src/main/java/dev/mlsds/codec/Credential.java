@@ -53,7 +53,7 @@ public sealed interface Credential permits Credential.Basic, Credential.X509 {
         int type = r.u16("credential_type");
         return switch (type) {
             case BASIC -> new Basic(r.opaque("identity"));
-            case X509_TYPE -> new X509(r.list("certificates", c -> c.opaque("cert_data")));
+            case X509_TYPE -> new X509(r.list("certificates", CodecLimits.CERTIFICATES, c -> c.opaque("cert_data")));
             default -> throw new MlsDecodeException("credential_type: unsupported value " + type, at);
         };
     }

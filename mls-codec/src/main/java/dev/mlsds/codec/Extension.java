@@ -38,8 +38,9 @@ public record Extension(int type, byte[] data) {
         w.u16(type).opaque(data);
     }
 
-    static List<Extension> readList(MlsReader r) {
-        return r.list("extensions", Extension::read);
+    /** An extension list of at most {@link CodecLimits#EXTENSIONS} entries. */
+    static List<Extension> readList(MlsReader r, String field) {
+        return r.list(field, CodecLimits.EXTENSIONS, Extension::read);
     }
 
     static void writeList(MlsWriter w, List<Extension> extensions) {

@@ -20,7 +20,7 @@ public record GroupContext(
         byte[] treeHash = r.opaque("group_context.tree_hash");
         byte[] confirmed = r.opaque("group_context.confirmed_transcript_hash");
         return new GroupContext(version, cipherSuite, groupId, epoch, treeHash, confirmed,
-                r.list("group_context.extensions", Extension::read));
+                Extension.readList(r, "group_context.extensions"));
     }
 
     public void write(MlsWriter w) {

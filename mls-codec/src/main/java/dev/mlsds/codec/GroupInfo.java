@@ -17,7 +17,7 @@ public record GroupInfo(
 
     static GroupInfo read(MlsReader r, byte[] raw) {
         GroupContext context = GroupContext.read(r);
-        List<Extension> extensions = r.list("group_info.extensions", Extension::read);
+        List<Extension> extensions = Extension.readList(r, "group_info.extensions");
         byte[] confirmationTag = r.opaque("confirmation_tag");
         long signer = r.u32("signer");
         return new GroupInfo(context, extensions, confirmationTag, signer, r.opaque("signature"), raw);

@@ -13,7 +13,7 @@ public record GroupSecrets(byte[] joinerSecret, byte[] pathSecret, List<PreShare
         MlsReader r = new MlsReader(bytes.clone());
         byte[] joinerSecret = r.opaque("joiner_secret");
         byte[] pathSecret = r.optional("path_secret") ? r.opaque("path_secret") : null;
-        GroupSecrets secrets = new GroupSecrets(joinerSecret, pathSecret, r.list("psks", PreSharedKeyId::read));
+        GroupSecrets secrets = new GroupSecrets(joinerSecret, pathSecret, r.list("psks", CodecLimits.PSKS, PreSharedKeyId::read));
         r.expectEnd("GroupSecrets");
         return secrets;
     }

@@ -116,7 +116,7 @@ public record KeyPackage(
         int cipherSuite = r.u16("key_package.cipher_suite");
         byte[] initKey = r.opaque("key_package.init_key");
         LeafNode leafNode = LeafNode.read(r);
-        List<Extension> extensions = r.list("key_package.extensions", Extension::read);
+        List<Extension> extensions = Extension.readList(r, "key_package.extensions");
         byte[] signature = r.opaque("key_package.signature");
         return new KeyPackage(version, cipherSuite, initKey, leafNode, extensions, signature, whole, framed);
     }
@@ -195,7 +195,7 @@ public record KeyPackage(
 
     /**
      * The API's device id: lowercase hex of the first 16 bytes of SHA-256 over the LeafNode's
-     * {@code signature_key} (API.md §1), independent of the cipher suite.
+     * {@code signature_key} (docs/api.md §1), independent of the cipher suite.
      */
     public String deviceId() {
         var digest = CipherSuite.Hash.SHA256.newDigest();

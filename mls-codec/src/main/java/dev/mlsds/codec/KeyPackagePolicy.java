@@ -6,7 +6,7 @@ import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
- * What {@link KeyPackageValidator} accepts beyond RFC 9420's structural rules (API.md §3).
+ * What {@link KeyPackageValidator} accepts beyond RFC 9420's structural rules (docs/api.md §3).
  *
  * @param maxLifetime         how far in the future {@code not_after} may lie (measured from now);
  *                            {@link #UNBOUNDED_LIFETIME} disables the rule

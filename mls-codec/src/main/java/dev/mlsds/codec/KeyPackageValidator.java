@@ -4,10 +4,11 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.Arrays;
 import java.util.HexFormat;
+import java.util.List;
 
 /**
  * Validates a KeyPackage as a Delivery Service must before storing it (RFC 9420 §10.1 and §7.3;
- * API.md §3; mls-wire.md §6). Rules, each with the code {@link InvalidKeyPackageException#rule()}
+ * docs/api.md §3). Rules, each with the code {@link InvalidKeyPackageException#rule()}
  * reports, checked cheapest first so that forged uploads cost no signature work:
  *
  * <ol>
@@ -20,6 +21,9 @@ import java.util.HexFormat;
  *   <li>{@value #RULE_CREDENTIAL_TYPE}: a {@code basic} credential;</li>
  *   <li>{@value #RULE_IDENTITY}: its identity bytes are the UTF-8 encoding of the expected identity
  *       (skipped when that is null);</li>
+ *   <li>{@value #RULE_DUPLICATE}: no capabilities list repeats an entry and no extension list (the
+ *       LeafNode's, the KeyPackage's) repeats a type; with the codec's counted limits
+ *       ({@link CodecLimits}) this makes every later rule linear in the input;</li>
  *   <li>{@value #RULE_CREDENTIAL_CAPABILITY}: the credential type is listed in {@code capabilities.credentials};</li>
  *   <li>{@value #RULE_EXTENSION_CAPABILITY}: every LeafNode extension that is neither a default one
  *       (types 1–5) nor GREASE is listed in {@code capabilities.extensions} (RFC 9420 §7.3; the
@@ -29,7 +33,7 @@ import java.util.HexFormat;
  *   <li>{@value #RULE_EXPIRED}: {@code not_after} is after now;</li>
  *   <li>{@value #RULE_NOT_YET_VALID}: {@code not_before} is at most the skew after now;</li>
  *   <li>{@value #RULE_LIFETIME_TOO_LONG}: {@code not_after - now} is at most the maximum lifetime
- *       (API.md §3 measures from now, not from {@code not_before});</li>
+ *       (docs/api.md §3 measures from now, not from {@code not_before});</li>
  *   <li>{@value #RULE_LEAF_NODE_SIGNATURE}: {@code LeafNodeTBS} verifies under {@code signature_key};</li>
  *   <li>{@value #RULE_KEY_PACKAGE_SIGNATURE}: {@code KeyPackageTBS} verifies under {@code signature_key}.</li>
  * </ol>
@@ -45,6 +49,7 @@ public final class KeyPackageValidator {
     public static final String RULE_LEAF_NODE_SOURCE = "leaf_node_source";
     public static final String RULE_CREDENTIAL_TYPE = "credential_type";
     public static final String RULE_IDENTITY = "identity";
+    public static final String RULE_DUPLICATE = "duplicate";
     public static final String RULE_CREDENTIAL_CAPABILITY = "credential_capability";
     public static final String RULE_EXTENSION_CAPABILITY = "extension_capability";
     public static final String RULE_INIT_KEY = "init_key";
@@ -115,13 +120,21 @@ public final class KeyPackageValidator {
             throw fail(RULE_IDENTITY, "credential identity \"" + identity + "\" is not \"" + expectedIdentity + "\"");
         }
         Capabilities caps = leaf.capabilities();
-        if (!caps.credentials().contains(leaf.credentialType())) {
+        noDuplicate(caps.versions(), "capabilities.versions");
+        noDuplicate(caps.cipherSuites(), "capabilities.cipher_suites");
+        int[] extensionCaps = noDuplicate(caps.extensions(), "capabilities.extensions");
+        noDuplicate(caps.proposals(), "capabilities.proposals");
+        int[] credentialCaps = noDuplicate(caps.credentials(), "capabilities.credentials");
+        noDuplicate(types(leaf.extensions()), "leaf_node.extensions");
+        noDuplicate(types(kp.extensions()), "key_package.extensions");
+        if (Arrays.binarySearch(credentialCaps, leaf.credentialType()) < 0) {
             throw fail(RULE_CREDENTIAL_CAPABILITY,
                     "credential type " + hex16(leaf.credentialType()) + " is not in capabilities.credentials");
         }
         for (Extension ext : leaf.extensions()) {
             int type = ext.type();
-            if (!Extension.isDefault(type) && !Extension.isGrease(type) && !caps.extensions().contains(type)) {
+            if (!Extension.isDefault(type) && !Extension.isGrease(type)
+                    && Arrays.binarySearch(extensionCaps, type) < 0) {
                 throw fail(RULE_EXTENSION_CAPABILITY,
                         "leaf node extension " + hex16(type) + " is not in capabilities.extensions");
             }
@@ -166,6 +179,25 @@ public final class KeyPackageValidator {
             throw fail(RULE_LIFETIME_TOO_LONG, "not_after " + Long.toUnsignedString(notAfter) + " is more than "
                     + policy.maxLifetime().toSeconds() + " s after now (" + now + ")");
         }
+    }
+
+    /** The entries sorted, for binary search; fails {@value #RULE_DUPLICATE} if one repeats. */
+    private static int[] noDuplicate(List<Integer> entries, String field) {
+        int[] sorted = new int[entries.size()];
+        for (int i = 0; i < sorted.length; i++) {
+            sorted[i] = entries.get(i);
+        }
+        Arrays.sort(sorted);
+        for (int i = 1; i < sorted.length; i++) {
+            if (sorted[i] == sorted[i - 1]) {
+                throw fail(RULE_DUPLICATE, field + " lists " + hex16(sorted[i]) + " more than once");
+            }
+        }
+        return sorted;
+    }
+
+    private static List<Integer> types(List<Extension> extensions) {
+        return extensions.stream().map(Extension::type).toList();
     }
 
     private static String hex16(int value) {

@@ -65,7 +65,7 @@ public record LeafNode(
             }
             default -> throw new MlsDecodeException("leaf_node_source: unknown value " + sourceValue, sourceAt);
         }
-        List<Extension> extensions = r.list("leaf_node.extensions", Extension::read);
+        List<Extension> extensions = Extension.readList(r, "leaf_node.extensions");
         byte[] signature = r.opaque("leaf_node.signature");
         return new LeafNode(encryptionKey, signatureKey, credential, capabilities, source, lifetime, parentHash,
                 extensions, signature, r.bytesFrom(start));

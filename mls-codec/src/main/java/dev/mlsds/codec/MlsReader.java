@@ -2,6 +2,7 @@ package dev.mlsds.codec;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.function.Function;
 
@@ -17,25 +18,31 @@ import java.util.function.Function;
  *       allocates more than the size of its input;</li>
  *   <li>an {@code optional<T>} presence byte is 0 or 1;</li>
  *   <li>a vector's elements must consume it exactly, and {@link #expectEnd} checks the outermost
- *       structure consumed all input.</li>
+ *       structure consumed all input;</li>
+ *   <li>a vector of structs holds at most its cap of elements, and one decode creates at most
+ *       {@link CodecLimits#budgetFor its budget} of elements in all (see {@link CodecLimits}).</li>
  * </ul>
  *
  * <p>Offsets are absolute positions in the array the outermost reader was created over, also for
  * readers returned by {@link #vector}. Not thread-safe; one reader per decode.
  */
 public final class MlsReader {
+    private static final byte[] EMPTY = new byte[0];
     private final byte[] buf;
     private final int end;
     private int pos;
+    /** Elements this decode may still create; shared with the readers of nested vectors. */
+    private final int[] budget;
 
     public MlsReader(byte[] buf) {
-        this(buf, 0, buf.length);
+        this(buf, 0, buf.length, new int[] {CodecLimits.budgetFor(buf.length)});
     }
 
-    private MlsReader(byte[] buf, int start, int end) {
+    private MlsReader(byte[] buf, int start, int end, int[] budget) {
         this.buf = buf;
         this.pos = start;
         this.end = end;
+        this.budget = budget;
     }
 
     /** Absolute offset of the next byte to read. */
@@ -132,21 +139,30 @@ public final class MlsReader {
      * The length is checked against the bytes left before anything else happens.
      */
     public MlsReader vector(String field) {
+        int length = vectorLength(field);
+        MlsReader body = new MlsReader(buf, pos, pos + length, budget);
+        pos += length;
+        return body;
+    }
+
+    private int vectorLength(String field) {
         int start = pos;
         int length = varint(field);
         if (length > end - pos) {
             throw new MlsDecodeException(
                     field + ": vector length " + length + " exceeds the " + (end - pos) + " bytes left", start);
         }
-        MlsReader body = new MlsReader(buf, pos, pos + length);
-        pos += length;
-        return body;
+        return length;
     }
 
-    /** {@code opaque field<V>}: a copy of the vector's bytes. */
+    /** {@code opaque field<V>}: a copy of the vector's bytes (one shared array when empty). */
     public byte[] opaque(String field) {
-        MlsReader body = vector(field);
-        return Arrays.copyOfRange(buf, body.pos, body.end);
+        int length = vectorLength(field);
+        if (length == 0) {
+            return EMPTY;
+        }
+        pos += length;
+        return Arrays.copyOfRange(buf, pos - length, pos);
     }
 
     /** The presence byte of {@code optional<T>}: 0 is absent, 1 present, anything else malformed. */
@@ -159,29 +175,47 @@ public final class MlsReader {
         return flag == 1;
     }
 
-    /** {@code uint16 field<V>}: a vector whose byte length must be even. */
-    public List<Integer> u16List(String field) {
+    /**
+     * {@code uint16 field<V>}: a vector whose byte length must be even, of at most {@code max} entries.
+     * Entries are kept as given (duplicates included): whether they may repeat is the caller's rule.
+     */
+    public List<Integer> u16List(String field, int max) {
         int start = pos;
         MlsReader body = vector(field);
         if ((body.remaining() & 1) != 0) {
             throw new MlsDecodeException(
                     field + ": vector of uint16 has odd byte length " + body.remaining(), start);
         }
-        List<Integer> out = new ArrayList<>(body.remaining() / 2);
-        while (body.hasRemaining()) {
-            out.add(body.u16(field));
+        int count = body.remaining() / 2;
+        if (count > max) {
+            throw new MlsDecodeException(field + ": " + count + " entries exceed the limit of " + max, start);
         }
-        return List.copyOf(out);
+        Integer[] out = new Integer[count];
+        for (int i = 0; i < count; i++) {
+            out[i] = body.u16(field);
+        }
+        return List.of(out);
     }
 
-    /** {@code T field<V>}: decodes elements until the vector's bytes are used up exactly. */
-    public <T> List<T> list(String field, Function<MlsReader, T> element) {
+    /**
+     * {@code T field<V>}: decodes elements until the vector's bytes are used up exactly; more than
+     * {@code max} elements, or more than the decode's remaining element budget, is malformed.
+     */
+    public <T> List<T> list(String field, int max, Function<MlsReader, T> element) {
+        int start = pos;
         MlsReader body = vector(field);
-        List<T> out = new ArrayList<>();
+        List<T> out = new ArrayList<>(Math.min(max, 8));
         while (body.hasRemaining()) {
+            if (out.size() == max) {
+                throw new MlsDecodeException(field + ": more than " + max + " elements", start);
+            }
+            if (budget[0]-- <= 0) {
+                throw new MlsDecodeException(field + ": the input holds more elements than its size allows ("
+                        + CodecLimits.BUDGET_BASE + " + 1 per " + CodecLimits.BYTES_PER_ELEMENT + " bytes)", start);
+            }
             out.add(element.apply(body));
         }
-        return List.copyOf(out);
+        return Collections.unmodifiableList(out);
     }
 
     /** Fails unless every byte of this reader has been consumed. */

@@ -155,10 +155,10 @@ public sealed interface Proposal {
                 byte[] groupId = r.opaque("reinit.group_id");
                 int version = r.u16("reinit.version");
                 int cipherSuite = r.u16("reinit.cipher_suite");
-                yield new ReInit(groupId, version, cipherSuite, r.list("reinit.extensions", Extension::read));
+                yield new ReInit(groupId, version, cipherSuite, Extension.readList(r, "reinit.extensions"));
             }
             case EXTERNAL_INIT -> new ExternalInit(r.opaque("kem_output"));
-            case GROUP_CONTEXT_EXTENSIONS -> new GroupContextExtensions(r.list("extensions", Extension::read));
+            case GROUP_CONTEXT_EXTENSIONS -> new GroupContextExtensions(Extension.readList(r, "group_context_extensions.extensions"));
             default -> throw new MlsDecodeException("proposal_type: unsupported value " + type, typeOffset);
         };
     }

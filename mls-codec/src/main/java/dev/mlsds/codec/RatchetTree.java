@@ -31,7 +31,7 @@ public record RatchetTree(List<Node> nodes) {
     }
 
     public static RatchetTree read(MlsReader r) {
-        return new RatchetTree(r.list("ratchet_tree", RatchetTree::readNode));
+        return new RatchetTree(r.list("ratchet_tree", CodecLimits.TREE_NODES, RatchetTree::readNode));
     }
 
     private static Node readNode(MlsReader r) {
@@ -45,7 +45,7 @@ public record RatchetTree(List<Node> nodes) {
             case 2 -> {
                 byte[] key = r.opaque("parent_node.encryption_key");
                 byte[] parentHash = r.opaque("parent_node.parent_hash");
-                yield new Parent(key, parentHash, r.list("parent_node.unmerged_leaves", u -> u.u32("unmerged_leaf")));
+                yield new Parent(key, parentHash, r.list("parent_node.unmerged_leaves", CodecLimits.UNMERGED_LEAVES, u -> u.u32("unmerged_leaf")));
             }
             default -> throw new MlsDecodeException("node_type: unknown value " + type, at);
         };

@@ -25,7 +25,7 @@ public record Welcome(int cipherSuite, List<EncryptedGroupSecrets> secrets, byte
 
     static Welcome read(MlsReader r, byte[] raw) {
         int cipherSuite = r.u16("welcome.cipher_suite");
-        List<EncryptedGroupSecrets> secrets = r.list("welcome.secrets", EncryptedGroupSecrets::read);
+        List<EncryptedGroupSecrets> secrets = r.list("welcome.secrets", CodecLimits.WELCOME_SECRETS, EncryptedGroupSecrets::read);
         return new Welcome(cipherSuite, secrets, r.opaque("encrypted_group_info"), raw);
     }
 

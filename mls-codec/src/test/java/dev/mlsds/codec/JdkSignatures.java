@@ -10,7 +10,7 @@ import java.util.HexFormat;
 /**
  * An independent {@code VerifyWithLabel} on the JDK's own providers (no Bouncy Castle), used only to
  * cross-check {@link Signatures}. Raw MLS public keys become SubjectPublicKeyInfo by prefixing the
- * fixed DER header of mls-wire.md §5.
+ * fixed DER header of the key type (RFC 8410 for Ed25519, RFC 5480 for the NIST curves).
  */
 final class JdkSignatures {
     private JdkSignatures() {

@@ -109,16 +109,16 @@ class MlsReaderTest {
 
     @Test
     void uint16VectorMustHaveEvenLength() {
-        assertThatThrownBy(() -> reader(0x03, 0, 1, 0).u16List("capabilities.versions"))
+        assertThatThrownBy(() -> reader(0x03, 0, 1, 0).u16List("capabilities.versions", 64))
                 .isInstanceOfSatisfying(MlsDecodeException.class,
                         e -> assertThat(e.reason()).isEqualTo("capabilities.versions: vector of uint16 has odd byte length 3"));
-        assertThat(reader(0x04, 0, 1, 0x0A, 0x0A).u16List("x")).containsExactly(1, 0x0A0A);
+        assertThat(reader(0x04, 0, 1, 0x0A, 0x0A).u16List("x", 64)).containsExactly(1, 0x0A0A);
     }
 
     @Test
     void listMustConsumeItsVectorExactly() {
         // A vector of 3 bytes cannot hold whole uint16 elements.
-        assertThatThrownBy(() -> reader(0x03, 0, 1, 0).list("l", r -> r.u16("e")))
+        assertThatThrownBy(() -> reader(0x03, 0, 1, 0).list("l", 10, r -> r.u16("e")))
                 .isInstanceOfSatisfying(MlsDecodeException.class,
                         e -> assertThat(e.reason()).startsWith("e: truncated"));
     }

@@ -1,5 +1,7 @@
 package dev.mlsds.server;
 
+import dev.mlsds.server.limits.Bounds;
+import dev.mlsds.server.limits.StorageLimits;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,7 +26,36 @@ public record Config(
     String plcUrl,
     List<String> didWebAllowedInsecureHosts,
     String metricsToken,
-    Limits limits) {
+    Limits limits,
+    StorageLimits storage,
+    Bounds bounds) {
+
+  /** A configuration with the default storage limits and resource bounds. */
+  public Config(Profile profile, String bind, int port, Path dataDir, String databaseUrl, String serviceDid,
+      boolean allowDidKey, String plcUrl, List<String> didWebAllowedInsecureHosts, String metricsToken, Limits limits) {
+    this(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl, didWebAllowedInsecureHosts,
+        metricsToken, limits, StorageLimits.defaults(), Bounds.defaults());
+  }
+
+  /** A configuration with the default resource bounds. */
+  public Config(Profile profile, String bind, int port, Path dataDir, String databaseUrl, String serviceDid,
+      boolean allowDidKey, String plcUrl, List<String> didWebAllowedInsecureHosts, String metricsToken, Limits limits,
+      StorageLimits storage) {
+    this(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl, didWebAllowedInsecureHosts,
+        metricsToken, limits, storage, Bounds.defaults());
+  }
+
+  /** This configuration with other storage limits. */
+  public Config withStorage(StorageLimits storage) {
+    return new Config(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl,
+        didWebAllowedInsecureHosts, metricsToken, limits, storage, bounds);
+  }
+
+  /** This configuration with other resource bounds. */
+  public Config withBounds(Bounds b) {
+    return new Config(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl,
+        didWebAllowedInsecureHosts, metricsToken, limits, storage, b);
+  }
 
   public enum Profile {
     DEV, PROD;
@@ -38,7 +69,7 @@ public record Config(
     }
   }
 
-  /** Every limit of API.md §9 plus the token and rate-limit knobs; all configurable. */
+  /** Every limit of docs/api.md §9 plus the token and rate-limit knobs; all configurable. */
   public record Limits(
       int keyPackageMaxBytes,
       int keyPackagesPerPublish,
@@ -100,6 +131,7 @@ public record Config(
     if (serviceDid == null || !(serviceDid.startsWith("did:web:") || serviceDid.startsWith("did:plc:"))) {
       problems.add("MLSDS_SERVICE_DID must be a did:web or did:plc identifier");
     }
+    problems.addAll(bounds.problems());
     if (profile == Profile.PROD) {
       if (serviceDid == null || DEFAULT_SERVICE_DID.equals(serviceDid)) {
         problems.add("prod profile needs MLSDS_SERVICE_DID set to this service's own DID");
@@ -119,6 +151,12 @@ public record Config(
       if (!isLoopback(bind) && (metricsToken == null || metricsToken.isBlank())) {
         problems.add("prod profile on a non-loopback bind needs MLSDS_METRICS_TOKEN to protect /metrics");
       }
+    }
+    if (storage.pageMaxBytes() < 64 * 1024) {
+      problems.add("MLSDS_PAGE_MAX_BYTES must be at least 65536");
+    }
+    if (storage.devicesPerDid() < 1) {
+      problems.add("MLSDS_MAX_DEVICES_PER_DID must be at least 1");
     }
     if (!problems.isEmpty()) {
       throw new IllegalArgumentException(String.join("; ", problems));

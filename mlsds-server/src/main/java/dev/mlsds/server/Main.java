@@ -1,5 +1,7 @@
 package dev.mlsds.server;
 
+import dev.mlsds.server.limits.Bounds;
+import dev.mlsds.server.limits.StorageLimits;
 import dev.mlsds.server.storage.Database;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -17,7 +19,7 @@ import picocli.CommandLine.Option;
 @Command(name = "mlsds", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "An MLS (RFC 9420) Delivery Service for AT Protocol accounts.",
     subcommands = {Main.Serve.class, Main.Migrate.class, Main.PrintVersion.class, TokenCommand.class,
-        InspectCommand.class})
+        InspectCommand.class, BackupCommand.class, HealthcheckCommand.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
@@ -82,6 +84,78 @@ public final class Main implements Runnable {
         description = "requests per caller per method per minute (MLSDS_RATE_LIMIT_PER_MINUTE)")
     int rateLimitPerMinute;
 
+    @Option(names = "--validation-threads", defaultValue = "${env:MLSDS_VALIDATION_THREADS:-0}",
+        description = "platform threads validating KeyPackages; 0 = half the cores (MLSDS_VALIDATION_THREADS)")
+    int validationThreads;
+
+    @Option(names = "--in-flight-per-caller", defaultValue = "${env:MLSDS_IN_FLIGHT_PER_CALLER:-32}",
+        description = "XRPC requests one caller may have running at once (MLSDS_IN_FLIGHT_PER_CALLER)")
+    int inFlightPerCaller;
+
+    @Option(names = "--did-fetch-concurrency", defaultValue = "${env:MLSDS_DID_FETCH_CONCURRENCY:-16}",
+        description = "DID documents fetched at once (MLSDS_DID_FETCH_CONCURRENCY)")
+    int didFetchConcurrency;
+
+    @Option(names = "--did-failures-per-address-per-minute",
+        defaultValue = "${env:MLSDS_DID_FAILURES_PER_ADDRESS_PER_MINUTE:-120}",
+        description = "failed or fetch-needing token checks per source address per minute "
+            + "(MLSDS_DID_FAILURES_PER_ADDRESS_PER_MINUTE)")
+    int didFailuresPerAddressPerMinute;
+
+    @Option(names = "--min-free-disk-mb", defaultValue = "${env:MLSDS_MIN_FREE_DISK_MB:-64}",
+        description = "free MiB on the SQLite volume below which /health/ready is not ready (MLSDS_MIN_FREE_DISK_MB)")
+    long minFreeDiskMb;
+
+    @Option(names = "--sqlite-synchronous", defaultValue = "${env:MLSDS_SQLITE_SYNCHRONOUS:-FULL}",
+        description = "SQLite synchronous mode: FULL or NORMAL (MLSDS_SQLITE_SYNCHRONOUS)")
+    String sqliteSynchronous;
+
+    @Option(names = "--page-max-bytes", defaultValue = "${env:MLSDS_PAGE_MAX_BYTES:-8388608}",
+        description = "bytes of MLS data per getMessages/getCommits page (MLSDS_PAGE_MAX_BYTES)")
+    long pageMaxBytes;
+
+    @Option(names = "--max-devices-per-did", defaultValue = "${env:MLSDS_MAX_DEVICES_PER_DID:-16}",
+        description = "devices one DID may hold KeyPackages for (MLSDS_MAX_DEVICES_PER_DID)")
+    int maxDevicesPerDid;
+
+    @Option(names = "--user-quota-bytes", defaultValue = "${env:MLSDS_USER_QUOTA_BYTES:-1073741824}",
+        description = "bytes of messages and Welcomes one DID may have stored, 0 = no quota (MLSDS_USER_QUOTA_BYTES)")
+    long userQuotaBytes;
+
+    @Option(names = "--user-quota-messages", defaultValue = "${env:MLSDS_USER_QUOTA_MESSAGES:-1000000}",
+        description = "messages one DID may have stored, 0 = no quota (MLSDS_USER_QUOTA_MESSAGES)")
+    long userQuotaMessages;
+
+    @Option(names = "--user-quota-convos", defaultValue = "${env:MLSDS_USER_QUOTA_CONVOS:-1000}",
+        description = "open conversations one DID may have created, 0 = no quota (MLSDS_USER_QUOTA_CONVOS)")
+    int userQuotaConvos;
+
+    @Option(names = "--rate-limit-bytes-per-minute", defaultValue = "${env:MLSDS_RATE_LIMIT_BYTES_PER_MINUTE:-268435456}",
+        description = "request body bytes per caller per minute, all procedures (MLSDS_RATE_LIMIT_BYTES_PER_MINUTE)")
+    long rateLimitBytesPerMinute;
+
+    @Option(names = "--message-retention-days", defaultValue = "${env:MLSDS_MESSAGE_RETENTION_DAYS:-0}",
+        description = "days messages are kept, 0 = forever (MLSDS_MESSAGE_RETENTION_DAYS)")
+    int messageRetentionDays;
+
+    @Option(names = "--finished-retention-days", defaultValue = "${env:MLSDS_FINISHED_RETENTION_DAYS:-7}",
+        description = "days finished Welcomes and closed conversations are kept (MLSDS_FINISHED_RETENTION_DAYS)")
+    int finishedRetentionDays;
+
+    @Option(names = "--response-memory-bytes", defaultValue = "${env:MLSDS_RESPONSE_MEMORY_BYTES:-0}",
+        description = "MLS data all responses may hold at once, 0 = a quarter of the heap (MLSDS_RESPONSE_MEMORY_BYTES)")
+    long responseMemoryBytes;
+
+    @Option(names = "--stream-cursors-per-did", defaultValue = "${env:MLSDS_STREAM_CURSORS_PER_DID:-100}",
+        description = "stream cursor bases kept per DID, the newest (MLSDS_STREAM_CURSORS_PER_DID)")
+    int streamCursorsPerDid;
+
+    StorageLimits storageLimits() {
+      return new StorageLimits(pageMaxBytes, maxDevicesPerDid, userQuotaBytes, userQuotaMessages, userQuotaConvos,
+          rateLimitBytesPerMinute, Duration.ofDays(Math.max(0, messageRetentionDays)),
+          Duration.ofDays(Math.max(0, finishedRetentionDays)), responseMemoryBytes, streamCursorsPerDid);
+    }
+
     Config toConfig() {
       Config.Profile p = Config.Profile.parse(profile);
       Config.Limits d = Config.Limits.defaults();
@@ -97,7 +171,16 @@ public final class Main implements Runnable {
       List<String> insecure = didWebInsecureHosts == null ? List.of()
           : didWebInsecureHosts.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
       return new Config(p, bind, port, dataDir, blankToNull(databaseUrl), did, didKey, plcUrl, insecure,
-          blankToNull(metricsToken), limits).validate();
+          blankToNull(metricsToken), limits, storageLimits()).withBounds(bounds()).validate();
+    }
+
+    private Bounds bounds() {
+      Bounds b = Bounds.defaults();
+      return b.withValidationThreads(validationThreads > 0 ? validationThreads : b.validationThreads())
+          .withInFlightPerCaller(inFlightPerCaller)
+          .withDid(didFetchConcurrency, didFailuresPerAddressPerMinute, b.didNegativeCacheSize())
+          .withMinFreeDiskBytes(minFreeDiskMb * 1024 * 1024)
+          .withSqliteSynchronous(sqliteSynchronous.trim().toUpperCase(java.util.Locale.ROOT));
     }
 
     /** The configuration, or null after printing the one-line reason it is refused. */

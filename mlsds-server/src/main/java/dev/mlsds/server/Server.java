@@ -1,6 +1,9 @@
 package dev.mlsds.server;
 
 import dev.mlsds.server.auth.Authenticator;
+import dev.mlsds.server.limits.CpuPool;
+import dev.mlsds.server.limits.InFlight;
+import dev.mlsds.server.limits.LargeBodies;
 import dev.mlsds.server.limits.RateLimiter;
 import dev.mlsds.server.ops.Health;
 import dev.mlsds.server.ops.Maintenance;
@@ -53,6 +56,7 @@ public final class Server implements AutoCloseable {
   private final Maintenance maintenance = new Maintenance();
   private final AtomicInteger inFlight = new AtomicInteger();
   private final List<Streams> streams = new ArrayList<>();
+  private final List<CpuPool> pools = new ArrayList<>();
   private volatile boolean draining;
   private Javalin app;
 
@@ -68,8 +72,10 @@ public final class Server implements AutoCloseable {
     this.clock = clock;
     this.metrics = metrics;
     this.db = db != null ? db : Database.open(config.effectiveDatabaseUrl(), metrics.registry());
-    this.health = new Health(this.db, clock, version());
+    this.health = new Health(this.db, clock, version(), config.bounds().minFreeDiskBytes());
     this.router = new XrpcRouter(authenticator, rateLimiter, config.limits().requestMaxBytes());
+    router.inFlight(new InFlight(config.bounds().inFlightPerCaller()));
+    router.largeBodies(new LargeBodies(config.bounds().validationThreads(), LargeBodies.DEFAULT_THRESHOLD));
   }
 
 
@@ -107,6 +113,13 @@ public final class Server implements AutoCloseable {
   /** Adds streaming endpoints; call before {@link #start()}. */
   public void streams(Streams s) {
     streams.add(s);
+  }
+
+  /** A bounded pool of platform threads for CPU-heavy work, closed when the node stops. */
+  public CpuPool cpuPool(String name, int threads, int queue) {
+    CpuPool pool = new CpuPool(name, threads, queue);
+    pools.add(pool);
+    return pool;
   }
 
   /** The periodic housekeeping tasks; features add theirs before {@link #start()}. */
@@ -151,7 +164,7 @@ public final class Server implements AutoCloseable {
           HandlerType.DELETE, HandlerType.PATCH, HandlerType.HEAD}) {
         cfg.routes.addHttpHandler(t, "/xrpc/{nsid}", router::handle);
       }
-      ErrorResponses.install(cfg);
+      ErrorResponses.install(cfg, config.bounds().unavailableRetryAfter().toSeconds());
     });
     app.start();
     maintenance.start(MAINTENANCE_EVERY);
@@ -227,6 +240,7 @@ public final class Server implements AutoCloseable {
       }
     }
     maintenance.close();
+    pools.forEach(CpuPool::close);
     if (app != null) {
       app.stop();
     }

@@ -15,8 +15,11 @@ import dev.mlsds.server.keypackages.KeyPackageHandlers;
 import dev.mlsds.server.keypackages.KeyPackageMetrics;
 import dev.mlsds.server.keypackages.KeyPackageService;
 import dev.mlsds.server.keypackages.KeyPackageStore;
+import dev.mlsds.server.limits.CpuPool;
+import dev.mlsds.server.limits.Quotas;
 import dev.mlsds.server.limits.RateLimits;
 import dev.mlsds.server.ops.Metrics;
+import dev.mlsds.server.ops.Retention;
 import dev.mlsds.server.realtime.ConvoEventLog;
 import dev.mlsds.server.realtime.Notifier;
 import dev.mlsds.server.realtime.RealtimeHandlers;
@@ -41,9 +44,11 @@ public final class Wiring {
   /** As {@link #build(Config, Clock)}, with the event streams tuned (tests: short keepalives, small buffers). */
   public static Server build(Config config, Clock clock, RealtimeSettings realtime) {
     Metrics metrics = new Metrics();
-    Database db = Database.open(config.validate().effectiveDatabaseUrl(), metrics.registry());
+    Database db = Database.open(config.validate().effectiveDatabaseUrl(), metrics.registry(),
+        config.bounds().sqliteSynchronous());
     JtiStore jtis = new JtiStore(db, clock);
-    RateLimits rateLimits = new RateLimits(config.limits(), clock);
+    RateLimits rateLimits = new RateLimits(config.limits(), config.storage(), clock);
+    Quotas quotas = new Quotas(config.storage());
     Server server = new Server(config, clock, metrics, db,
         new ServiceAuthenticator(config, clock, new DidResolver(config), jtis::firstUse), rateLimits);
     StreamHub streams = StreamHub.open(db, clock, realtime, metrics.registry());
@@ -52,22 +57,25 @@ public final class Wiring {
 
     WelcomeStore welcomeStore = new WelcomeStore();
 
-    // Feature: key packages (API.md §3).
+    // Feature: key packages (docs/api.md §3).
     KeyPackageMetrics keyPackageMetrics = new KeyPackageMetrics(server.metrics().registry());
     KeyPackageStore keyPackageStore = new KeyPackageStore(db.dialect(), keyPackageMetrics);
+    CpuPool validations = server.cpuPool("keypackage-validation", config.bounds().validationThreads(),
+        config.bounds().validationQueue());
     KeyPackageService keyPackages = new KeyPackageService(db, keyPackageStore, welcomeStore, eventLog, notifier,
-        config.limits(), clock, keyPackageMetrics);
+        config.limits(), config.storage().devicesPerDid(), clock, keyPackageMetrics, validations);
     new KeyPackageHandlers(keyPackages, rateLimits, config.limits()).register(server.router());
 
-    // Feature: conversations and delivery (API.md §4-§6).
+    // Feature: conversations and delivery (docs/api.md §4-§6).
     ConvoStore convoStore = new ConvoStore(db.dialect());
     MessageStore messageStore = new MessageStore();
-    MessageLog messageLog = new MessageLog(convoStore, messageStore);
+    MessageLog messageLog = new MessageLog(convoStore, messageStore, quotas);
     ConvoHandlers.register(server.router(), new ConvoService(db, convoStore, messageLog, welcomeStore, keyPackageStore,
-        eventLog, notifier, clock, config.limits(), server.metrics().registry()), config.limits().membersPerConvo());
+        eventLog, notifier, clock, config.limits(), quotas, server.metrics().registry()),
+        config.limits().membersPerConvo());
     DeliveryHandlers.register(server.router(), new DeliveryService(db, convoStore, messageStore, messageLog,
-        welcomeStore, keyPackageStore, eventLog, notifier, clock, config.limits(), server.metrics().registry()),
-        config.limits().messageMaxBytes());
+        welcomeStore, keyPackageStore, eventLog, notifier, clock, config.limits(), config.storage(),
+        server.metrics().registry()), config.limits().messageMaxBytes());
 
     IdempotencyStore idempotency = new IdempotencyStore(db, clock);
     server.router().idempotency(idempotency);
@@ -81,7 +89,10 @@ public final class Wiring {
         .task("welcome-grace", () -> db.inTransaction(h ->
             welcomeStore.expireGrace(h, clock.millis() - config.limits().welcomeGrace().toMillis())));
 
-    // Feature: realtime (API.md §7).
+    // Retention and quota releases (docs/limits.md).
+    new Retention(db, quotas, clock).register(server.maintenance());
+
+    // Feature: realtime (docs/api.md §7).
     new RealtimeHandlers(streams, convoStore, rateLimits).register(server);
 
     return server;

@@ -48,6 +48,19 @@ public final class SendMessageLoad {
     int senders = args.length > 1 ? Integer.parseInt(args[1]) : 64;
     int seconds = args.length > 2 ? Integer.parseInt(args[2]) : 15;
     boolean oneConvo = args.length <= 3 || args[3].equals("one");
+    withServer(backend, server -> run(server, senders, seconds, oneConvo, backend));
+  }
+
+  /** Work done against a running node. */
+  interface Load {
+    void run(Server server) throws Exception;
+  }
+
+  /**
+   * Starts one node on a fresh SQLite file or PostgreSQL database (dev defaults, request rate limits off),
+   * runs {@code load}, stops the node and drops the database.
+   */
+  static void withServer(String backend, Load load) throws Exception {
     String url;
     String pgName = null;
     if (backend.equals("postgres")) {
@@ -70,7 +83,7 @@ public final class SendMessageLoad {
         d.plcUrl(), List.of(), null, limits);
     Server server = Wiring.build(config, Clock.systemUTC()).start();
     try {
-      run(server, senders, seconds, oneConvo, backend);
+      load.run(server);
     } finally {
       server.stop();
       if (pgName != null) {
@@ -105,6 +118,7 @@ public final class SendMessageLoad {
     AtomicLong issued = new AtomicLong();
     List<Future<long[]>> results = new ArrayList<>();
     long start = System.nanoTime();
+    long cpuStart = SendMessageLoad.processCpuNanos();
     try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
       for (int s = 0; s < senders; s++) {
         int idx = s;
@@ -135,11 +149,18 @@ public final class SendMessageLoad {
         }
       }
       double elapsed = (System.nanoTime() - start) / 1e9;
+      double cpuPerRequest = (SendMessageLoad.processCpuNanos() - cpuStart) / 1e3 / all.size();
       all.sort(null);
-      System.out.printf("sendMessage %s, %d senders, %s: %d requests in %.1f s = %.0f req/s; latency p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
+      System.out.printf("sendMessage %s, %d senders, %s: %d requests in %.1f s = %.0f req/s; latency p50 %.1f ms, p99 %.1f ms, max %.1f ms; CPU %.0f µs/request%n",
           backend, senders, oneConvo ? "one conversation" : senders + " conversations", all.size(), elapsed,
-          all.size() / elapsed, pct(all, 0.50), pct(all, 0.99), all.get(all.size() - 1) / 1e6);
+          all.size() / elapsed, pct(all, 0.50), pct(all, 0.99), all.get(all.size() - 1) / 1e6, cpuPerRequest);
     }
+  }
+
+  /** CPU time of this whole process (node and load generator: both run here). */
+  static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
   }
 
   static double pct(List<Long> sorted, double p) {

@@ -141,6 +141,12 @@ public final class TestKeyPackages {
             return this;
         }
 
+        /** Lists {@code type} in {@code capabilities.extensions} (again, if already listed: a negative test). */
+        public Builder capabilityExtension(int type) {
+            capabilityExtensions.add(type);
+            return this;
+        }
+
         /** For negative tests: a LeafNode source other than key_package (1); 2 = update, 3 = commit. */
         public Builder leafNodeSource(int value) {
             this.leafNodeSource = value;

@@ -4,7 +4,7 @@ import dev.mlsds.server.auth.Did;
 import java.time.Instant;
 import java.util.List;
 
-/** The records of the conversation methods (API.md §4): views and each method's input and output. */
+/** The records of the conversation methods (docs/api.md §4): views and each method's input and output. */
 public final class Conversations {
   private Conversations() {}
 

@@ -61,7 +61,7 @@ public final class ConvoHandlers {
         convoId(call.input()), call.input().bytes("commit"), call.input().optBytes("groupInfo").orElse(null)));
   }
 
-  /** {@code welcome}, or its 2025-lexicon name {@code welcomeMessage} (compatibility, API.md §1). */
+  /** {@code welcome}, or its 2025-lexicon name {@code welcomeMessage} (compatibility, docs/api.md §1). */
   static java.util.Optional<byte[]> welcome(XrpcInput in) {
     return in.optBytes("welcome").or(() -> in.optBytes("welcomeMessage"));
   }

@@ -18,6 +18,7 @@ import dev.mlsds.server.delivery.MlsInput;
 import dev.mlsds.server.delivery.WelcomeStore;
 import dev.mlsds.server.keypackages.KeyPackageStore;
 import dev.mlsds.server.keypackages.StoredKeyPackage;
+import dev.mlsds.server.limits.Quotas;
 import dev.mlsds.server.realtime.ConvoEventLog;
 import dev.mlsds.server.realtime.Notifier;
 import dev.mlsds.server.storage.Database;
@@ -39,11 +40,11 @@ import java.util.Set;
 import org.jdbi.v3.core.Handle;
 
 /**
- * Conversation rules (API.md §4): creation, commit bundles that add members, removal, leaving, and the
+ * Conversation rules (docs/api.md §4): creation, commit bundles that add members, removal, leaving, and the
  * group state a member may read. Every method is one transaction; notifications go out after it
  * commits, and only for what committed.
  *
- * <p>Add/Welcome invariants (lessons.md, "Key packages and Welcomes"): the Welcome's recipients are read
+ * <p>Add/Welcome invariants (docs/lessons.md, "Key packages and Welcomes"): the Welcome's recipients are read
  * from the Welcome itself ({@code secrets[].new_member}), never from a client-supplied hash; each must be
  * a KeyPackage of a DID in {@code didList} that this caller reserved or that is still available; each
  * becomes {@code used} and gets its own Welcome delivery, routed to the device that published it; the
@@ -60,11 +61,12 @@ public final class ConvoService {
   private final Notifier notifier;
   private final Clock clock;
   private final Config.Limits limits;
+  private final Quotas quotas;
   private final Counter commitConflicts;
 
   public ConvoService(Database db, ConvoStore convos, MessageLog log, WelcomeStore welcomes,
       KeyPackageStore keyPackages, ConvoEventLog events, Notifier notifier, Clock clock, Config.Limits limits,
-      MeterRegistry metrics) {
+      Quotas quotas, MeterRegistry metrics) {
     this.db = db;
     this.convos = convos;
     this.log = log;
@@ -74,6 +76,7 @@ public final class ConvoService {
     this.notifier = notifier;
     this.clock = clock;
     this.limits = limits;
+    this.quotas = quotas;
     this.commitConflicts = Counter.builder("mlsds.commit.conflicts")
         .description("Commits refused because another commit already took the epoch (StaleEpoch/FutureEpoch)")
         .register(metrics);
@@ -90,6 +93,7 @@ public final class ConvoService {
     Bundle parsed = bundle ? parseBundle(in.groupId(), in.commit(), in.welcome(), in.groupInfo(), in.initialMembers()) : null;
     long now = clock.millis();
     ConvoView view = withConflictCount(() -> db.inTransaction(h -> {
+      quotas.checkOpenConvos(h, caller);
       String name = in.metadata() == null ? null : in.metadata().name();
       String description = in.metadata() == null ? null : in.metadata().description();
       if (!convos.insert(h, in.groupId(), caller, in.cipherSuite(), name, description, now)) {
@@ -150,8 +154,15 @@ public final class ConvoService {
     if (b.commit().proposalsFullyVisible() && !b.commit().addedKeyPackageRefs().equals(new LinkedHashSet<>(b.refs()))) {
       throw new XrpcException(XrpcError.WelcomeMismatch, "the Welcome's recipients are not the KeyPackages the commit adds");
     }
+    // H3: refs per Welcome are bounded by the device cap before any of them is looked up.
+    long maxRefs = (long) b.dids().size() * quotas.limits().devicesPerDid();
+    if (b.refs().size() > maxRefs) {
+      throw new XrpcException(XrpcError.WelcomeMismatch, "the Welcome names " + b.refs().size()
+          + " KeyPackages; " + b.dids().size() + " DID(s) hold at most " + maxRefs + " devices");
+    }
     List<AddMembers.WelcomeRecipient> recipients = new ArrayList<>();
     Set<Did> covered = new LinkedHashSet<>();
+    Set<String> devices = new java.util.HashSet<>();
     for (String ref : b.refs()) {
       StoredKeyPackage kp = keyPackages.find(h, ref)
           .filter(k -> b.dids().contains(k.did()))
@@ -159,6 +170,10 @@ public final class ConvoService {
           .filter(k -> k.usableBy(caller, now))
           .orElseThrow(() -> new XrpcException(XrpcError.KeyPackageNotFound, "KeyPackageRef " + ref
               + " is not an available KeyPackage of a DID in didList (nor one reserved by the caller)"));
+      if (!devices.add(kp.did().value() + " " + kp.deviceId().value())) {
+        throw new XrpcException(XrpcError.WelcomeMismatch, "the Welcome names two KeyPackages of one device ("
+            + kp.deviceId().value() + "); a device joins a group once");
+      }
       recipients.add(new AddMembers.WelcomeRecipient(kp.did(), kp.deviceId().value(), ref));
       covered.add(kp.did());
     }
@@ -181,9 +196,12 @@ public final class ConvoService {
         events.append(h, convo.id(), "membershipEvent", membership(convo.id(), did, "added", newEpoch), null, now);
       }
     }
+    // H3: the Welcome is stored once, whatever the number of devices it names, and counts against the adder.
+    quotas.charge(h, caller, b.welcome().raw().length, 0);
+    String blobId = welcomes.insertBlob(h, id, caller, b.welcome().raw(), now);
     for (AddMembers.WelcomeRecipient r : recipients) {
       keyPackages.markUsed(h, r.keyPackageRef(), convo.id(), now);
-      welcomes.insert(h, id, r.keyPackageRef(), r.did(), r.deviceId(), b.welcome().raw(), now);
+      welcomes.insert(h, id, r.keyPackageRef(), r.did(), r.deviceId(), blobId, now);
       convos.addDevice(h, id, r.did(), r.deviceId());
       events.append(h, convo.id(), "welcomeEvent", Map.of("convoId", convo.id(), "deviceId", r.deviceId()), r.did(), now);
     }
@@ -322,7 +340,7 @@ public final class ConvoService {
 
   /**
    * A member whose device lost its MLS state rejoins with an external commit. Only current members may
-   * (external commits are denied to everyone else by default, lessons.md "Security").
+   * (external commits are denied to everyone else by default, docs/lessons.md "Security").
    */
   public Conversations.ProcessExternalCommit.Output processExternalCommit(Did caller, ConvoId id, byte[] commitBytes,
       byte[] groupInfo) {

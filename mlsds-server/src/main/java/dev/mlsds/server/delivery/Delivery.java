@@ -5,7 +5,7 @@ import dev.mlsds.server.delivery.MessageStore.MessageView;
 import java.time.Instant;
 import java.util.List;
 
-/** The records of the message and Welcome methods (API.md §5-§6). */
+/** The records of the message and Welcome methods (docs/api.md §5-§6). */
 public final class Delivery {
   private Delivery() {}
 
@@ -24,7 +24,7 @@ public final class Delivery {
   }
 
   public static final class GetWelcome {
-    public record Output(String convoId, byte[] welcome, String keyPackageRef, String deviceId) {}
+    public record Output(String convoId, String welcome, String keyPackageRef, String deviceId) {}
   }
 
   public static final class ConfirmWelcome {

@@ -7,9 +7,12 @@ import dev.mlsds.server.conversations.ConvoId;
 import dev.mlsds.server.conversations.ConvoStore;
 import dev.mlsds.server.delivery.MessageStore.MessageView;
 import dev.mlsds.server.keypackages.KeyPackageStore;
+import dev.mlsds.server.limits.ResponseMemory;
+import dev.mlsds.server.limits.StorageLimits;
 import dev.mlsds.server.realtime.ConvoEventLog;
 import dev.mlsds.server.realtime.Notifier;
 import dev.mlsds.server.storage.Database;
+import dev.mlsds.server.xrpc.Json;
 import dev.mlsds.server.xrpc.XrpcError;
 import dev.mlsds.server.xrpc.XrpcException;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -21,7 +24,7 @@ import java.util.Set;
 import org.jdbi.v3.core.Handle;
 
 /**
- * Messages and Welcome delivery (API.md §5-§6).
+ * Messages and Welcome delivery (docs/api.md §5-§6).
  *
  * <p>sendMessage reads group id, epoch and content type from the MLS bytes; application messages and
  * proposals are accepted for epochs {@code current - window .. current}, Commits only through
@@ -46,11 +49,13 @@ public final class DeliveryService {
   private final Notifier notifier;
   private final Clock clock;
   private final Config.Limits limits;
+  private final StorageLimits storage;
+  private final ResponseMemory responseMemory;
   private final WelcomeMetrics welcomeMetrics;
 
   public DeliveryService(Database db, ConvoStore convos, MessageStore messages, MessageLog log, WelcomeStore welcomes,
       KeyPackageStore keyPackages, ConvoEventLog events, Notifier notifier, Clock clock, Config.Limits limits,
-      MeterRegistry metrics) {
+      StorageLimits storage, MeterRegistry metrics) {
     this.db = db;
     this.convos = convos;
     this.messages = messages;
@@ -61,6 +66,8 @@ public final class DeliveryService {
     this.notifier = notifier;
     this.clock = clock;
     this.limits = limits;
+    this.storage = storage;
+    this.responseMemory = new ResponseMemory(storage.responseMemoryBytes());
     this.welcomeMetrics = new WelcomeMetrics(metrics);
   }
 
@@ -107,29 +114,31 @@ public final class DeliveryService {
     return new Delivery.SendMessage.Output(stored.id(), stored.seq(), stored.epoch(), stored.createdAt());
   }
 
+  // Pages are planned from the rows' sizes, then the bytes are reserved in the node-wide response memory
+  // (which may wait) with no connection held, then the rows are loaded.
   public Delivery.GetMessages.Output getMessages(Did caller, ConvoId id, long sinceSeq, int limit) {
-    return db.withHandle(h -> {
+    MessageStore.Plan plan = db.withHandle(h -> {
       ConvoStore.Member me = convos.requireActiveMember(h, id, caller);
-      long since = Math.max(sinceSeq, me.joinedSeq());
-      List<MessageView> page = messages.page(h, id, since, limit + 1);
-      boolean more = page.size() > limit;
-      List<MessageView> shown = more ? page.subList(0, limit) : page;
-      long last = shown.isEmpty() ? since : shown.get(shown.size() - 1).seq();
-      return new Delivery.GetMessages.Output(List.copyOf(shown), last, more);
+      return messages.planPage(h, id, Math.max(sinceSeq, me.joinedSeq()), limit, storage.pageMaxBytes());
     });
+    responseMemory.reserve(plan.bytes());
+    List<MessageView> shown = plan.isEmpty() ? List.of() : db.withHandle(h -> messages.load(h, plan));
+    long last = shown.isEmpty() ? plan.since() : shown.get(shown.size() - 1).seq();
+    return new Delivery.GetMessages.Output(shown, last, plan.hasMore());
   }
 
   public Delivery.GetCommits.Output getCommits(Did caller, ConvoId id, long fromEpoch, Long toEpoch) {
-    return db.withHandle(h -> {
+    long to = toEpoch == null ? Long.MAX_VALUE : toEpoch;
+    MessageStore.Plan plan = db.withHandle(h -> {
       ConvoStore.Member me = convos.requireActiveMember(h, id, caller);
-      long to = toEpoch == null ? Long.MAX_VALUE : toEpoch;
-      List<MessageView> page = messages.commits(h, id, fromEpoch, to, me.joinedSeq(), MAX_COMMITS + 1);
-      boolean more = page.size() > MAX_COMMITS;
-      List<Delivery.GetCommits.CommitView> commits = page.stream().limit(MAX_COMMITS)
-          .map(m -> new Delivery.GetCommits.CommitView(m.seq(), m.epoch(), m.sender(), m.ciphertext(), m.createdAt()))
-          .toList();
-      return new Delivery.GetCommits.Output(id.value(), commits, more);
+      return messages.planCommits(h, id, fromEpoch, to, me.joinedSeq(), MAX_COMMITS, storage.pageMaxBytes());
     });
+    responseMemory.reserve(plan.bytes());
+    List<MessageView> rows = plan.isEmpty() ? List.of() : db.withHandle(h -> messages.load(h, plan));
+    List<Delivery.GetCommits.CommitView> commits = rows.stream()
+        .map(m -> new Delivery.GetCommits.CommitView(m.seq(), m.epoch(), m.sender(), m.ciphertext(), m.createdAt()))
+        .toList();
+    return new Delivery.GetCommits.Output(id.value(), commits, plan.hasMore());
   }
 
   public Delivery.GetWelcome.Output getWelcome(Did caller, ConvoId id, String deviceId) {
@@ -151,7 +160,7 @@ public final class DeliveryService {
           case "consumed", "failed" -> throw consumed();
           default -> throw notFound();
         }
-        return new Delivery.GetWelcome.Output(id.value(), d.data(), d.keyPackageRef(), d.deviceId());
+        return new Delivery.GetWelcome.Output(id.value(), Json.base64url(d.data()), d.keyPackageRef(), d.deviceId());
       });
       welcomeMetrics.delivered.increment();
       return out;
@@ -203,7 +212,7 @@ public final class DeliveryService {
 
   /**
    * The caller's Welcome in this conversation: for {@code deviceId} if given; otherwise the only device
-   * with an open one. Never another device's Welcome (lessons.md: one device consumed another's). Only
+   * with an open one. Never another device's Welcome (docs/lessons.md: one device consumed another's). Only
    * Welcomes whose KeyPackage still exists for the caller qualify.
    */
   private WelcomeStore.Delivery choose(Handle h, ConvoId id, Did caller, String deviceId) {
@@ -229,7 +238,7 @@ public final class DeliveryService {
     return new XrpcException(XrpcError.WelcomeConsumed, "this Welcome was already consumed");
   }
 
-  /** Welcome retrieval outcomes (API.md §8). */
+  /** Welcome retrieval outcomes (docs/api.md §8). */
   private static final class WelcomeMetrics {
     final io.micrometer.core.instrument.Counter delivered;
     final io.micrometer.core.instrument.Counter notFound;

@@ -4,6 +4,8 @@ import dev.mlsds.server.auth.Did;
 import dev.mlsds.server.conversations.ConvoId;
 import dev.mlsds.server.conversations.ConvoStore;
 import dev.mlsds.server.delivery.MessageStore.MessageView;
+import dev.mlsds.server.limits.Quotas;
+import dev.mlsds.server.limits.StorageLimits;
 import dev.mlsds.server.xrpc.XrpcError;
 import dev.mlsds.server.xrpc.XrpcException;
 import java.security.SecureRandom;
@@ -25,15 +27,23 @@ public final class MessageLog {
   private static final SecureRandom RANDOM = new SecureRandom();
   private final ConvoStore convos;
   private final MessageStore messages;
+  private final Quotas quotas;
 
+  /** A log whose senders have the default quotas. */
   public MessageLog(ConvoStore convos, MessageStore messages) {
-    this.convos = convos;
-    this.messages = messages;
+    this(convos, messages, new Quotas(StorageLimits.defaults()));
   }
 
-  /** Appends {@code msg} to the locked conversation and returns what was stored. */
+  public MessageLog(ConvoStore convos, MessageStore messages, Quotas quotas) {
+    this.convos = convos;
+    this.messages = messages;
+    this.quotas = quotas;
+  }
+
+  /** Appends {@code msg} to the locked conversation and returns what was stored (counted in the sender's quota). */
   public MessageView append(Handle h, ConvoStore.Convo convo, Did sender, MlsInput.GroupMessage msg, String msgId, long now) {
     ConvoId id = new ConvoId(convo.id());
+    quotas.charge(h, sender, msg.raw().length, 1);
     long seq = convos.nextSeq(h, id, now);
     String messageId = newMessageId();
     messages.insert(h, id, seq, messageId, sender, msg.epoch(), msg.contentTypeName(), msg.raw(), msgId, now);

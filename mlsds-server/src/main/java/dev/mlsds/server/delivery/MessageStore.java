@@ -22,12 +22,18 @@ public final class MessageStore {
       INSERT INTO messages (convo_id, seq, id, sender_did, epoch, content_type, data, msg_id, created_at)
       VALUES (:convo, :seq, :id, :sender, :epoch, :type, :data, :msgId, :now)""";
   private static final String BY_MSG_ID = "SELECT " + COLUMNS + " FROM messages WHERE convo_id = :convo AND msg_id = :msgId";
-  private static final String PAGE = """
-      SELECT %s FROM messages WHERE convo_id = :convo AND seq > :since ORDER BY seq LIMIT :limit""".formatted(COLUMNS);
-  private static final String COMMITS = """
-      SELECT %s FROM messages
-      WHERE convo_id = :convo AND content_type = 'commit' AND epoch >= :from AND epoch <= :to AND seq > :since
-      ORDER BY seq LIMIT :limit""".formatted(COLUMNS);
+  // A page is read in two steps: the sizes of the next rows (length() reads no blob: a PostgreSQL TOAST
+  // header or SQLite's record header), then only the rows that fit the byte budget.
+  private static final String PAGE_SIZES = """
+      SELECT seq, length(data) AS size FROM messages WHERE convo_id = :convo AND seq > :since ORDER BY seq LIMIT :limit""";
+  private static final String RANGE = """
+      SELECT %s FROM messages WHERE convo_id = :convo AND seq > :since AND seq <= :upto ORDER BY seq""".formatted(COLUMNS);
+  private static final String COMMIT_FILTER = """
+      WHERE convo_id = :convo AND content_type = 'commit' AND epoch >= :from AND epoch <= :to AND seq > :since""";
+  private static final String COMMIT_SIZES = "SELECT seq, length(data) AS size FROM messages " + COMMIT_FILTER
+      + " ORDER BY seq LIMIT :limit";
+  private static final String COMMIT_RANGE = "SELECT " + COLUMNS + " FROM messages " + COMMIT_FILTER
+      + " AND seq <= :upto ORDER BY seq";
 
   public void insert(Handle h, ConvoId convo, long seq, String id, Did sender, long epoch, String contentType,
       byte[] data, String msgId, long now) {
@@ -40,16 +46,75 @@ public final class MessageStore {
     return h.createQuery(BY_MSG_ID).bind("convo", convo.value()).bind("msgId", msgId).map((rs, ctx) -> view(rs)).findFirst();
   }
 
-  /** Messages with seq greater than {@code since}, ascending, at most {@code limit}. */
-  public List<MessageView> page(Handle h, ConvoId convo, long since, int limit) {
-    return h.createQuery(PAGE).bind("convo", convo.value()).bind("since", since).bind("limit", limit)
-        .map((rs, ctx) -> view(rs)).list();
+  /**
+   * What one page will hold, from the sizes alone: the rows with seq in {@code (since, upto]} (of the
+   * query it was planned for), {@code bytes} of data, and whether the log goes on after them.
+   */
+  public record Plan(String convo, boolean commitsOnly, long from, long to, long since, long upto, long bytes,
+      boolean hasMore) {
+    public boolean isEmpty() {
+      return upto <= since;
+    }
   }
 
-  /** Commits for epochs {@code from..to} with seq greater than {@code since}, ascending. */
-  public List<MessageView> commits(Handle h, ConvoId convo, long from, long to, long since, int limit) {
-    return h.createQuery(COMMITS).bind("convo", convo.value()).bind("from", from).bind("to", to).bind("since", since)
-        .bind("limit", limit).map((rs, ctx) -> view(rs)).list();
+  /**
+   * Plans the page of messages with seq greater than {@code since}, ascending: at most {@code limit} of
+   * them and at most {@code maxBytes} of data, except that a first message larger than that comes alone.
+   */
+  public Plan planPage(Handle h, ConvoId convo, long since, int limit, long maxBytes) {
+    List<long[]> sizes = h.createQuery(PAGE_SIZES).bind("convo", convo.value()).bind("since", since)
+        .bind("limit", limit + 1).map((rs, ctx) -> new long[] {rs.getLong("seq"), rs.getLong("size")}).list();
+    return plan(convo, false, 0, 0, since, sizes, limit, maxBytes);
+  }
+
+  /** Plans the page of commits for epochs {@code from..to} with seq greater than {@code since}, cut like {@link #planPage}. */
+  public Plan planCommits(Handle h, ConvoId convo, long from, long to, long since, int limit, long maxBytes) {
+    List<long[]> sizes = h.createQuery(COMMIT_SIZES).bind("convo", convo.value()).bind("from", from).bind("to", to)
+        .bind("since", since).bind("limit", limit + 1)
+        .map((rs, ctx) -> new long[] {rs.getLong("seq"), rs.getLong("size")}).list();
+    return plan(convo, true, from, to, since, sizes, limit, maxBytes);
+  }
+
+  /** The rows of a planned page (fewer if retention purged some in between; rows never change). */
+  public List<MessageView> load(Handle h, Plan p) {
+    if (p.isEmpty()) {
+      return List.of();
+    }
+    var q = h.createQuery(p.commitsOnly() ? COMMIT_RANGE : RANGE).bind("convo", p.convo()).bind("since", p.since())
+        .bind("upto", p.upto());
+    if (p.commitsOnly()) {
+      q.bind("from", p.from()).bind("to", p.to());
+    }
+    return q.map((rs, ctx) -> view(rs)).list();
+  }
+
+  private static Plan plan(ConvoId convo, boolean commits, long from, long to, long since, List<long[]> sizes,
+      int limit, long maxBytes) {
+    int n = fit(sizes, limit, maxBytes);
+    long upto = n == 0 ? since : sizes.get(n - 1)[0];
+    return new Plan(convo.value(), commits, from, to, since, upto, total(sizes, n), n < sizes.size());
+  }
+
+  private static long total(List<long[]> sizes, int n) {
+    long t = 0;
+    for (int i = 0; i < n; i++) {
+      t += sizes.get(i)[1];
+    }
+    return t;
+  }
+
+  /** How many of the leading {@code (seq, size)} rows fit {@code limit} and {@code maxBytes} (at least one). */
+  static int fit(List<long[]> sizes, int limit, long maxBytes) {
+    int n = 0;
+    long total = 0;
+    for (long[] row : sizes) {
+      if (n == limit || (n > 0 && total + row[1] > maxBytes)) {
+        break;
+      }
+      total += row[1];
+      n++;
+    }
+    return n;
   }
 
   static MessageView view(java.sql.ResultSet rs) throws java.sql.SQLException {

@@ -63,6 +63,11 @@ public final class MlsInput {
       if (publicMessage != null && publicMessage.commit() != null) {
         for (ProposalOrRef p : publicMessage.commit().proposals()) {
           if (p instanceof ProposalOrRef.Inline v && v.proposal() instanceof Proposal.Add add) {
+            // Without a known suite there is no hash to compute the ref with: bad input, not a server fault.
+            if (add.keyPackage().suite().isEmpty()) {
+              throw invalid("commit: an Add proposal's KeyPackage has the unknown cipher suite 0x"
+                  + HexFormat.of().toHexDigits((short) add.keyPackage().cipherSuite()));
+            }
             refs.add(HexFormat.of().formatHex(add.keyPackage().ref()));
           }
         }

@@ -2,12 +2,14 @@ package dev.mlsds.server.delivery;
 
 import dev.mlsds.server.auth.Did;
 import dev.mlsds.server.conversations.ConvoId;
+import java.security.SecureRandom;
 import java.util.Collection;
+import java.util.HexFormat;
 import java.util.List;
 import org.jdbi.v3.core.Handle;
 
 /**
- * SQL for {@code welcomes}: one Welcome delivery per referenced device (API.md §6).
+ * SQL for {@code welcomes}: one Welcome delivery per referenced device (docs/api.md §6).
  *
  * <p>States: {@code pending} → {@code fetched} (first fetch; the KeyPackage becomes consumed in the same
  * transaction) → {@code consumed} (confirmed) | {@code failed} (the device reported it could not process
@@ -16,6 +18,8 @@ import org.jdbi.v3.core.Handle;
  * period.
  */
 public final class WelcomeStore {
+  private static final SecureRandom RANDOM = new SecureRandom();
+
   /** A Welcome that stopped being deliverable, for the re-add request it triggers. */
   public record Invalidated(String convoId, Did did, String deviceId, String keyPackageRef) {}
 
@@ -23,14 +27,18 @@ public final class WelcomeStore {
   public record Delivery(String convoId, String keyPackageRef, Did did, String deviceId, byte[] data, String state,
       long createdAt, Long firstFetchedAt) {}
 
-  private static final String COLUMNS = "convo_id, key_package_ref, did, device_id, data, state, created_at, first_fetched_at";
+  private static final String COLUMNS =
+      "w.convo_id, w.key_package_ref, w.did, w.device_id, b.data, w.state, w.created_at, w.first_fetched_at";
+  private static final String INSERT_BLOB = """
+      INSERT INTO welcome_blobs (id, convo_id, sender_did, data, created_at) VALUES (:id, :convo, :sender, :data, :now)""";
   private static final String INSERT = """
-      INSERT INTO welcomes (convo_id, key_package_ref, did, device_id, data, state, created_at)
-      VALUES (:convo, :ref, :did, :device, :data, 'pending', :now)
-      ON CONFLICT (convo_id, key_package_ref) DO UPDATE SET did = :did, device_id = :device, data = :data,
+      INSERT INTO welcomes (convo_id, key_package_ref, did, device_id, blob_id, state, created_at)
+      VALUES (:convo, :ref, :did, :device, :blob, 'pending', :now)
+      ON CONFLICT (convo_id, key_package_ref) DO UPDATE SET did = :did, device_id = :device, blob_id = :blob,
         state = 'pending', created_at = :now, first_fetched_at = NULL, confirmed_at = NULL, error_details = NULL""";
   private static final String FOR_RECIPIENT = """
-      SELECT %s FROM welcomes WHERE convo_id = :convo AND did = :did ORDER BY created_at DESC, key_package_ref"""
+      SELECT %s FROM welcomes w JOIN welcome_blobs b ON b.id = w.blob_id
+      WHERE w.convo_id = :convo AND w.did = :did ORDER BY w.created_at DESC, w.key_package_ref"""
       .formatted(COLUMNS);
   private static final String SET_STATE = """
       UPDATE welcomes SET state = :state, first_fetched_at = COALESCE(first_fetched_at, :fetchedAt),
@@ -51,9 +59,20 @@ public final class WelcomeStore {
   private static final String EXPIRE_GRACE = """
       UPDATE welcomes SET state = 'consumed' WHERE state = 'fetched' AND first_fetched_at < :before""";
 
-  public void insert(Handle h, ConvoId convo, String ref, Did did, String deviceId, byte[] data, long now) {
+  /** Stores a Welcome message once, as sent by {@code sender}; returns its id for {@link #insert}. */
+  public String insertBlob(Handle h, ConvoId convo, Did sender, byte[] data, long now) {
+    byte[] id = new byte[16];
+    RANDOM.nextBytes(id);
+    String blobId = HexFormat.of().formatHex(id);
+    h.createUpdate(INSERT_BLOB).bind("id", blobId).bind("convo", convo.value()).bind("sender", sender.value())
+        .bind("data", data).bind("now", now).execute();
+    return blobId;
+  }
+
+  /** A delivery of the Welcome {@code blobId} to one device (replacing an earlier one for the same KeyPackage). */
+  public void insert(Handle h, ConvoId convo, String ref, Did did, String deviceId, String blobId, long now) {
     h.createUpdate(INSERT).bind("convo", convo.value()).bind("ref", ref).bind("did", did.value())
-        .bind("device", deviceId).bind("data", data).bind("now", now).execute();
+        .bind("device", deviceId).bind("blob", blobId).bind("now", now).execute();
   }
 
   /** Every Welcome delivery of {@code did} in {@code convo}, newest first. */

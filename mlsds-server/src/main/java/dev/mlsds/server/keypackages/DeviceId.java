@@ -5,7 +5,7 @@ import java.util.regex.Pattern;
 
 /**
  * A device: lowercase hex of the first 16 bytes of SHA-256 over the LeafNode {@code signature_key} of
- * its KeyPackages (API.md §1). The server computes it from uploads ({@code KeyPackage.deviceId()}); the
+ * its KeyPackages (docs/api.md §1). The server computes it from uploads ({@code KeyPackage.deviceId()}); the
  * client computes the same value from its own key, so there is no registration step.
  */
 public record DeviceId(String value) {

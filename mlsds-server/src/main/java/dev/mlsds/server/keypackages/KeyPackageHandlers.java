@@ -7,7 +7,7 @@ import dev.mlsds.server.limits.RateLimits.Limit;
 import dev.mlsds.server.xrpc.XrpcCall;
 import dev.mlsds.server.xrpc.XrpcRouter;
 
-/** The KeyPackage methods of API.md §3, one per NSID: parse, rate-limit, call the service, return its output. */
+/** The KeyPackage methods of docs/api.md §3, one per NSID: parse, rate-limit, call the service, return its output. */
 public final class KeyPackageHandlers {
   private final KeyPackageService service;
   private final RateLimits rateLimits;

@@ -7,7 +7,7 @@ import java.util.EnumMap;
 import java.util.Map;
 
 /**
- * KeyPackage meters (API.md §8), all with bounded labels — never a user, device or conversation:
+ * KeyPackage meters (docs/api.md §8), all with bounded labels — never a user, device or conversation:
  *
  * <ul>
  *   <li>{@code mlsds_keypackages_published_total{outcome}}: per uploaded item; outcome is

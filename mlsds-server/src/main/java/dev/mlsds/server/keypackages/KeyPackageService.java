@@ -13,6 +13,8 @@ import dev.mlsds.server.keypackages.KeyPackageMetrics.ClaimOutcome;
 import dev.mlsds.server.keypackages.KeyPackageMetrics.PublishOutcome;
 import dev.mlsds.server.keypackages.PublishKeyPackages.Result;
 import dev.mlsds.server.keypackages.PublishKeyPackages.Status;
+import dev.mlsds.server.limits.CpuPool;
+import dev.mlsds.server.limits.StorageLimits;
 import dev.mlsds.server.realtime.ConvoEventLog;
 import dev.mlsds.server.realtime.Notifier;
 import dev.mlsds.server.storage.Database;
@@ -25,14 +27,16 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 import org.jdbi.v3.core.Handle;
 
 /**
- * The KeyPackage rules of API.md §3: what may be uploaded, who gets which KeyPackage, and how a device
+ * The KeyPackage rules of docs/api.md §3: what may be uploaded, who gets which KeyPackage, and how a device
  * prunes what it no longer holds. Each public method is one transaction; notifications go out after it
  * commits.
  *
@@ -67,9 +71,26 @@ public final class KeyPackageService {
   private final Clock clock;
   private final KeyPackageMetrics metrics;
   private final KeyPackageValidator validator;
+  private final CpuPool validations;
+  private final int devicesPerDid;
 
   public KeyPackageService(Database db, KeyPackageStore store, WelcomeStore welcomes, ConvoEventLog events,
       Notifier notifier, Config.Limits limits, Clock clock, KeyPackageMetrics metrics) {
+    this(db, store, welcomes, events, notifier, limits, StorageLimits.defaults().devicesPerDid(), clock, metrics);
+  }
+
+  /** As above, with the cap on devices (signature keys) one DID may hold KeyPackages for (H3). */
+  public KeyPackageService(Database db, KeyPackageStore store, WelcomeStore welcomes, ConvoEventLog events,
+      Notifier notifier, Config.Limits limits, int devicesPerDid, Clock clock, KeyPackageMetrics metrics) {
+    this(db, store, welcomes, events, notifier, limits, devicesPerDid, clock, metrics, CpuPool.callerThread());
+  }
+
+  /** As above, validating uploads on {@code validations} (a bounded pool of platform threads). */
+  public KeyPackageService(Database db, KeyPackageStore store, WelcomeStore welcomes, ConvoEventLog events,
+      Notifier notifier, Config.Limits limits, int devicesPerDid, Clock clock, KeyPackageMetrics metrics,
+      CpuPool validations) {
+    this.validations = validations;
+    this.devicesPerDid = devicesPerDid;
     this.db = db;
     this.store = store;
     this.welcomes = welcomes;
@@ -92,13 +113,16 @@ public final class KeyPackageService {
   }
 
   /** What storing a valid upload did. */
-  private enum Stored { PUBLISHED, DUPLICATE, LIMIT_REACHED }
+  private enum Stored { PUBLISHED, DUPLICATE, LIMIT_REACHED, DEVICE_LIMIT_REACHED }
 
   public PublishKeyPackages.Output publish(Did caller, List<PublishKeyPackages.Item> items) {
-    List<Checked> checked = new ArrayList<>(items.size());
-    for (PublishKeyPackages.Item item : items) {
-      checked.add(check(caller, item.keyPackage(), item.lastResort()));
-    }
+    List<Checked> checked = validations.run(() -> {
+      List<Checked> out = new ArrayList<>(items.size());
+      for (PublishKeyPackages.Item item : items) {
+        out.add(check(caller, item.keyPackage(), item.lastResort()));
+      }
+      return out;
+    });
     List<KeyPackageStore.NewKeyPackage> valid = checked.stream()
         .<KeyPackageStore.NewKeyPackage>mapMulti((c, out) -> {
           if (c instanceof Checked.Valid v) {
@@ -143,6 +167,8 @@ public final class KeyPackageService {
       case DUPLICATE -> new Result(index, Status.DUPLICATE, ref, device, suite, null, null);
       case LIMIT_REACHED -> new Result(index, Status.REJECTED, ref, device, suite,
           XrpcError.KeyPackageLimitReached.name(), limitMessage());
+      case DEVICE_LIMIT_REACHED -> new Result(index, Status.REJECTED, ref, device, suite,
+          XrpcError.KeyPackageLimitReached.name(), deviceLimitMessage());
     };
   }
 
@@ -150,7 +176,7 @@ public final class KeyPackageService {
     metrics.published(switch (stored) {
       case PUBLISHED -> PublishOutcome.PUBLISHED;
       case DUPLICATE -> PublishOutcome.DUPLICATE;
-      case LIMIT_REACHED -> PublishOutcome.LIMIT_REACHED;
+      case LIMIT_REACHED, DEVICE_LIMIT_REACHED -> PublishOutcome.LIMIT_REACHED;
     });
   }
 
@@ -176,8 +202,9 @@ public final class KeyPackageService {
     KeyPackageStore.NewKeyPackage kp = newKeyPackage(caller, v, false, notAfter);
     Stored stored = db.inTransaction(h -> store(h, caller, List.of(kp), now).get(0));
     count(stored);
-    if (stored == Stored.LIMIT_REACHED) {
-      throw new XrpcException(XrpcError.KeyPackageLimitReached, limitMessage());
+    if (stored == Stored.LIMIT_REACHED || stored == Stored.DEVICE_LIMIT_REACHED) {
+      throw new XrpcException(XrpcError.KeyPackageLimitReached,
+          stored == Stored.LIMIT_REACHED ? limitMessage() : deviceLimitMessage());
     }
     return new PublishKeyPackage.Output(kp.ref(), kp.deviceId().value());
   }
@@ -198,7 +225,7 @@ public final class KeyPackageService {
 
   private ValidatedKeyPackage validate(Did caller, byte[] raw) {
     try {
-      return validator.validate(raw, caller.value());
+      return validations.run(() -> validator.validate(raw, caller.value()));
     } catch (InvalidKeyPackageException e) {
       throw invalid(e.getMessage());
     }
@@ -225,11 +252,22 @@ public final class KeyPackageService {
     new TreeSet<>(kps.stream().map(kp -> kp.deviceId().value()).toList())
         .forEach(d -> store.lockDevice(h, caller, new DeviceId(d)));
     Map<DeviceId, Integer> held = new HashMap<>();
+    Set<String> devices = null; // the DID's devices holding KeyPackages, read once a new device shows up
     List<Stored> out = new ArrayList<>(kps.size());
     for (KeyPackageStore.NewKeyPackage kp : kps) {
       if (store.exists(h, kp.ref())) {
         out.add(Stored.DUPLICATE);
         continue;
+      }
+      if (devices == null || !devices.contains(kp.deviceId().value())) {
+        if (devices == null) {
+          devices = new HashSet<>(store.devicesHolding(h, caller, now));
+        }
+        if (!devices.contains(kp.deviceId().value()) && devices.size() >= devicesPerDid) {
+          out.add(Stored.DEVICE_LIMIT_REACHED);
+          continue;
+        }
+        devices.add(kp.deviceId().value());
       }
       if (kp.lastResort()) {
         store.retireLastResort(h, caller, kp.deviceId(), kp.cipherSuite(), now);
@@ -245,6 +283,11 @@ public final class KeyPackageService {
       out.add(Stored.PUBLISHED);
     }
     return out;
+  }
+
+  private String deviceLimitMessage() {
+    return "this DID already holds KeyPackages for " + devicesPerDid
+        + " devices; a new device can publish once an old one's KeyPackages are gone (syncKeyPackages or expiry)";
   }
 
   private String limitMessage() {
@@ -302,7 +345,7 @@ public final class KeyPackageService {
   }
 
   private static GetKeyPackages.Item item(Did did, Claim.Handed kp, boolean lastResort) {
-    return new GetKeyPackages.Item(did.value(), kp.deviceId().value(), kp.data(), kp.ref(), kp.cipherSuite().name(),
+    return new GetKeyPackages.Item(did.value(), kp.deviceId().value(), Json.base64url(kp.data()), kp.ref(), kp.cipherSuite().name(),
         lastResort);
   }
 
@@ -326,6 +369,11 @@ public final class KeyPackageService {
     long now = clock.millis();
     record Done(int kept, int deleted, List<WelcomeStore.Invalidated> invalidated) {}
     Done done = db.inTransaction(h -> {
+      // L6: conversation rows first, then the KeyPackage rows (addMembers' order). The unlocked read only
+      // finds the conversations; the locked re-read is what gets deleted (a conversation that started
+      // naming one of them in between is locked then, the one case left to the deadlock retry).
+      lockConvosOf(h, store.unconsumedRefsUnlocked(h, caller, in.deviceId()).stream()
+          .filter(r -> !in.keyPackageRefs().contains(r)).toList());
       List<String> refs = store.unconsumedRefs(h, caller, in.deviceId());
       List<String> orphans = refs.stream().filter(r -> !in.keyPackageRefs().contains(r)).toList();
       lockConvosOf(h, orphans);

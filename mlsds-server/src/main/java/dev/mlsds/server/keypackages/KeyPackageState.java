@@ -3,7 +3,7 @@ package dev.mlsds.server.keypackages;
 import java.util.Locale;
 
 /**
- * The one KeyPackage state machine (API.md §3): {@code available → reserved → used → consumed}.
+ * The one KeyPackage state machine (docs/api.md §3): {@code available → reserved → used → consumed}.
  *
  * <ul>
  *   <li>{@link #AVAILABLE}: can be handed out by getKeyPackages.</li>

@@ -60,7 +60,7 @@ public final class KeyPackageStore {
     this.claimOneTime = CLAIM_ONE_TIME.formatted(dialect.forUpdateSkipLocked());
   }
 
-  // ---- The API for accepting and delivering Welcomes (API.md §4, §6) -------------------------------
+  // ---- The API for accepting and delivering Welcomes (docs/api.md §4, §6) -------------------------------
 
   private static final String FIND = "SELECT " + COLUMNS + " FROM key_packages WHERE ref = :ref";
 
@@ -133,6 +133,15 @@ public final class KeyPackageStore {
 
   public boolean exists(Handle h, String ref) {
     return h.createQuery(EXISTS).bind("ref", ref).mapTo(Integer.class).one() > 0;
+  }
+
+  private static final String DEVICES_HOLDING = """
+      SELECT DISTINCT device_id FROM key_packages
+      WHERE did = :did AND not_after > :now AND state IN ('available', 'reserved') AND replaced_at IS NULL""";
+
+  /** The devices of {@code did} that hold a KeyPackage someone could still claim (one-time or last resort). */
+  public List<String> devicesHolding(Handle h, Did did, long now) {
+    return h.createQuery(DEVICES_HOLDING).bind("did", did.value()).bind("now", now).mapTo(String.class).list();
   }
 
   private static final String COUNT_HELD = """
@@ -283,6 +292,12 @@ public final class KeyPackageStore {
       ORDER BY ref""";
 
   /** The device's KeyPackageRefs that are not consumed, row-locked on PostgreSQL. */
+  /** As {@link #unconsumedRefs}, without locking the rows. */
+  public List<String> unconsumedRefsUnlocked(Handle h, Did did, DeviceId deviceId) {
+    return h.createQuery(DEVICE_REFS).bind("did", did.value()).bind("device", deviceId.value()).mapTo(String.class)
+        .list();
+  }
+
   public List<String> unconsumedRefs(Handle h, Did did, DeviceId deviceId) {
     return h.createQuery(DEVICE_REFS + dialect.forUpdate()).bind("did", did.value())
         .bind("device", deviceId.value()).mapTo(String.class).list();

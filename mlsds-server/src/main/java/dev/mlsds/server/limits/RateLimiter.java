@@ -11,5 +11,8 @@ import dev.mlsds.server.auth.Did;
 public interface RateLimiter {
   void check(Did caller, String nsid);
 
+  /** After a procedure's body of {@code bytes} was read, before it is parsed or stored. */
+  default void checkBytes(Did caller, long bytes) {}
+
   RateLimiter UNLIMITED = (caller, nsid) -> {};
 }

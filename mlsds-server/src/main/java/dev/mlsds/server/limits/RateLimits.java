@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.function.ToIntFunction;
+import java.util.function.ToLongBiFunction;
 
 /**
  * Every rate limit of the service, as data: a {@link Limit} names a token bucket (capacity = the
@@ -35,11 +36,20 @@ public final class RateLimits implements RateLimiter {
     /** KeyPackages claimed through getKeyPackages, keyed by caller DID. */
     KEY_PACKAGE_CLAIMS_PER_CALLER(Config.Limits::keyPackageClaimsPerCallerPerMinute),
     /** KeyPackages claimed through getKeyPackages, keyed by (caller DID, target DID). */
-    KEY_PACKAGE_CLAIMS_PER_TARGET(Config.Limits::keyPackageClaimsPerTargetPerMinute);
+    KEY_PACKAGE_CLAIMS_PER_TARGET(Config.Limits::keyPackageClaimsPerTargetPerMinute),
+    /**
+     * Bytes of request bodies a caller submits to procedures (the methods that store bytes), keyed by
+     * caller DID, all methods together: a per-call rate alone let one identity store 60 MB/s (H4).
+     */
+    STORED_BYTES((l, s) -> s.storedBytesPerMinute());
 
-    private final ToIntFunction<Config.Limits> perMinute;
+    private final ToLongBiFunction<Config.Limits, StorageLimits> perMinute;
 
     Limit(ToIntFunction<Config.Limits> perMinute) {
+      this((l, s) -> perMinute.applyAsInt(l));
+    }
+
+    Limit(ToLongBiFunction<Config.Limits, StorageLimits> perMinute) {
       this.perMinute = perMinute;
     }
   }
@@ -49,14 +59,18 @@ public final class RateLimits implements RateLimiter {
 
   private record Key(Limit limit, String key) {}
 
-  private final Map<Limit, Integer> perMinute = new EnumMap<>(Limit.class);
+  private final Map<Limit, Long> perMinute = new EnumMap<>(Limit.class);
   private final TimeMeter time;
   private final Cache<Key, Bucket> buckets = Caffeine.newBuilder()
       .maximumSize(MAX_BUCKETS).expireAfterAccess(IDLE_EVICTION).build();
 
   public RateLimits(Config.Limits limits, Clock clock) {
+    this(limits, StorageLimits.defaults(), clock);
+  }
+
+  public RateLimits(Config.Limits limits, StorageLimits storage, Clock clock) {
     for (Limit l : Limit.values()) {
-      perMinute.put(l, l.perMinute.applyAsInt(limits));
+      perMinute.put(l, l.perMinute.applyAsLong(limits, storage));
     }
     this.time = new TimeMeter() {
       @Override
@@ -82,9 +96,15 @@ public final class RateLimits implements RateLimiter {
     consume(limit, 1, keyParts);
   }
 
+  /** The router's byte check: a procedure body of {@code bytes} from {@code caller}. */
+  @Override
+  public void checkBytes(Did caller, long bytes) {
+    consume(Limit.STORED_BYTES, bytes, caller);
+  }
+
   /** Takes {@code tokens} at once (a batch counts as its size), or none and throws 429. */
-  public void consume(Limit limit, int tokens, Object... keyParts) {
-    int rate = perMinute.get(limit);
+  public void consume(Limit limit, long tokens, Object... keyParts) {
+    long rate = perMinute.get(limit);
     if (rate <= 0 || tokens <= 0) {
       return;
     }

@@ -22,7 +22,7 @@ public record RealtimeSettings(Duration keepalive, int bufferEvents, long buffer
     }
   }
 
-  /** API.md §7: keepalive every 15 s, tickets for 30 s. */
+  /** docs/api.md §7: keepalive every 15 s, tickets for 30 s. */
   public static RealtimeSettings defaults() {
     return new RealtimeSettings(Duration.ofSeconds(15), 1000, 16L * 1024 * 1024, Duration.ofSeconds(30),
         Duration.ofSeconds(30), Duration.ofDays(7));

@@ -29,7 +29,7 @@ import java.util.regex.Pattern;
  * forward to {@code pos}. A stream writes a new base only when an event's conversation is not in its base
  * or the delta would exceed {@link #MAX_DELTA} entries, so the cursor stays short and most events cost no
  * write. There is no global counter: every position is a conversation's own, allocated under that
- * conversation's lock (API.md §7).
+ * conversation's lock (docs/api.md §7).
  *
  * <p>A conversation missing from the cursor (joined since) is replayed from the user's join point; a
  * cursor is only ever read back for the user who got it; bases older than the retention are deleted and
@@ -165,6 +165,17 @@ final class StreamCursors {
     /** The per-conversation positions the cursor it was resumed from stands for (empty when fresh). */
     Map<String, LogPosition> resumeAt() {
       return resumeAt;
+    }
+
+    /**
+     * The cursor of the stream's start, given its position in every conversation it carries: the cursor
+     * it resumed from, or (starting fresh) a new base of those positions.
+     */
+    String start(Map<String, LogPosition> carried) {
+      if (baseId == null) {
+        writeBase(carried);
+      }
+      return token();
     }
 
     /**

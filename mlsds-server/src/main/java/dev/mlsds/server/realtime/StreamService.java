@@ -9,7 +9,7 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * The rules for opening a stream (API.md §7), checked before any byte of the stream is sent so that a
+ * The rules for opening a stream (docs/api.md §7), checked before any byte of the stream is sent so that a
  * refusal is a normal XRPC error: a conversation stream needs an active member (404 {@code ConvoNotFound},
  * 403 {@code NotMember}); a cursor must be one this kind of stream hands out and not ahead of the logs it
  * names (400 {@code InvalidRequest}).

@@ -3,7 +3,7 @@ package dev.mlsds.server.xrpc;
 import dev.mlsds.server.auth.Did;
 
 /**
- * Replay of procedures that carry an {@code idempotencyKey} (API.md §1): a repeat by the same caller with
+ * Replay of procedures that carry an {@code idempotencyKey} (docs/api.md §1): a repeat by the same caller with
  * the same key and method returns the first result (status and body) and runs nothing.
  */
 public interface Idempotency {

@@ -1,6 +1,6 @@
 package dev.mlsds.server.xrpc;
 
-/** Every error name of API.md §1 with its HTTP status. The enum constant's name is the wire name. */
+/** Every error name of docs/api.md §1 with its HTTP status. The enum constant's name is the wire name. */
 public enum XrpcError {
   InvalidRequest(400),
   InvalidKeyPackage(400),
@@ -19,6 +19,7 @@ public enum XrpcError {
   NotMember(403),
   NotAdmin(403),
   Forbidden(403),
+  QuotaExceeded(403),
   ConvoNotFound(404),
   WelcomeNotFound(404),
   GroupInfoNotFound(404),

@@ -37,7 +37,7 @@ public final class XrpcException extends RuntimeException {
     this.status = status;
   }
 
-  /** The HTTP method does not fit the NSID: 405 with the name {@code InvalidRequest} (API.md §1). */
+  /** The HTTP method does not fit the NSID: 405 with the name {@code InvalidRequest} (docs/api.md §1). */
   public static XrpcException methodNotAllowed(String message) {
     return new XrpcException(XrpcError.InvalidRequest, message, 405);
   }

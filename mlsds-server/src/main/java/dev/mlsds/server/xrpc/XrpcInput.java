@@ -11,7 +11,7 @@ import java.util.function.Function;
 /**
  * Typed, strict access to a procedure's JSON body. Every accessor either returns a well-typed value or
  * throws {@link XrpcException} {@code InvalidRequest} naming the field, so handlers never see raw JSON
- * errors. Unknown fields are ignored (compatibility with 2025 clients, API.md §1).
+ * errors. Unknown fields are ignored (compatibility with 2025 clients, docs/api.md §1).
  */
 public final class XrpcInput {
   private final JsonNode root;

@@ -4,7 +4,10 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.mlsds.server.auth.Authenticator;
 import dev.mlsds.server.auth.Did;
+import dev.mlsds.server.limits.InFlight;
+import dev.mlsds.server.limits.LargeBodies;
 import dev.mlsds.server.limits.RateLimiter;
+import dev.mlsds.server.limits.ResponseMemory;
 import io.javalin.http.Context;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -20,8 +23,10 @@ import java.util.TreeMap;
  * server's middleware skipped every API route; here the pipeline is the dispatcher itself).
  *
  * <p>Pipeline per call: resolve NSID (404 MethodNotImplemented) → check HTTP method (405 InvalidRequest)
- * → authenticate (401) → rate limit (429) → read the body with a hard cap (413, before more than the cap
- * is buffered) → parse → idempotent replay or handler → JSON.
+ * → authenticate (401) → rate limit (429) → requests in flight for the caller (429) → read the body with a
+ * hard cap (413, before more than the cap is buffered) → large bodies wait for one of a few permits → parse →
+ * idempotent replay or handler → JSON (streamed to the socket by {@link ResponseWriter}, except for idempotent
+ * replays, whose small bodies are stored).
  */
 public final class XrpcRouter {
   public enum Kind { QUERY, PROCEDURE }
@@ -34,6 +39,8 @@ public final class XrpcRouter {
   private final RateLimiter rateLimiter;
   private final long defaultMaxBody;
   private Idempotency idempotency = Idempotency.NONE;
+  private InFlight inFlight = new InFlight(Integer.MAX_VALUE);
+  private LargeBodies largeBodies = new LargeBodies(Integer.MAX_VALUE, Integer.MAX_VALUE);
 
   public XrpcRouter(Authenticator authenticator, RateLimiter rateLimiter, long defaultMaxBody) {
     this.authenticator = authenticator;
@@ -60,9 +67,19 @@ public final class XrpcRouter {
     return this;
   }
 
-  /** Installs replay of idempotent procedures (API.md §1). */
+  /** Installs replay of idempotent procedures (docs/api.md §1). */
   public void idempotency(Idempotency idempotency) {
     this.idempotency = idempotency;
+  }
+
+  /** Installs the per-caller limit on requests in flight (429 beyond it). */
+  public void inFlight(InFlight limit) {
+    this.inFlight = limit;
+  }
+
+  /** Installs the node-wide limit on large bodies parsed and handled at once. */
+  public void largeBodies(LargeBodies limit) {
+    this.largeBodies = limit;
   }
 
   public Map<String, Method> methods() {
@@ -74,9 +91,12 @@ public final class XrpcRouter {
    * endpoints), so those get exactly the same checks.
    */
   public Did authenticate(Context ctx, String nsid) {
-    Did caller = authenticator.authenticate(ctx.header("Authorization"), nsid);
-    rateLimiter.check(caller, nsid);
-    return caller;
+    return authenticate(ctx, nsid, true);
+  }
+
+  private Did authenticate(Context ctx, String nsid, boolean readOnly) {
+    return authenticator.authenticate(ctx.header("Authorization"), nsid, readOnly, ctx.ip(),
+        caller -> rateLimiter.check(caller, nsid));
   }
 
   /** The Javalin handler for {@code /xrpc/{nsid}} on every HTTP method. */
@@ -87,17 +107,30 @@ public final class XrpcRouter {
       throw new XrpcException(XrpcError.MethodNotImplemented, "method not implemented: " + abbreviate(nsid));
     }
     String httpMethod = ctx.method().name();
-    boolean okMethod = m.kind() == Kind.QUERY ? httpMethod.equals("GET") || httpMethod.equals("HEAD")
-        : httpMethod.equals("POST");
+    // HEAD is refused too: getKeyPackages reserves and getWelcome hands out, so a query is not side-effect free.
+    boolean okMethod = httpMethod.equals(m.kind() == Kind.QUERY ? "GET" : "POST");
     if (!okMethod) {
       ctx.header("Allow", m.kind() == Kind.QUERY ? "GET" : "POST");
       throw XrpcException.methodNotAllowed(
           nsid + " is a " + (m.kind() == Kind.QUERY ? "query: use GET" : "procedure: use POST"));
     }
-    Did caller = authenticate(ctx, nsid);
+    Did caller = authenticate(ctx, nsid, m.kind() == Kind.QUERY);
+    try (InFlight.Permit permit = inFlight.acquire(caller)) {
+      readAndDispatch(ctx, m, nsid, caller);
+    }
+  }
+
+  private void readAndDispatch(Context ctx, Method m, String nsid, Did caller) throws Exception {
+    byte[] body = m.kind() == Kind.PROCEDURE ? readBody(ctx, m.maxBodyBytes(), caller) : new byte[0];
+    try (LargeBodies.Permit permit = largeBodies.enter(body.length)) {
+      dispatch(ctx, m, nsid, caller, body);
+    }
+  }
+
+  private void dispatch(Context ctx, Method m, String nsid, Did caller, byte[] body) throws Exception {
     XrpcParams params = new XrpcParams(ctx.queryParamMap());
-    XrpcInput input = m.kind() == Kind.PROCEDURE ? readBody(ctx, m.maxBodyBytes()) : XrpcInput.empty();
-    // Compatibility: 2025 clients send senderDid; it may only repeat the caller's identity (API.md §1).
+    XrpcInput input = parse(body);
+    // Compatibility: 2025 clients send senderDid; it may only repeat the caller's identity (docs/api.md §1).
     input.optString("senderDid").filter(s -> !s.equals(caller.value())).ifPresent(s -> {
       throw new XrpcException(XrpcError.Forbidden, "senderDid must be the caller's own DID");
     });
@@ -109,8 +142,13 @@ public final class XrpcRouter {
       ctx.status(r.status()).contentType("application/json").result(r.body());
       return;
     }
-    Idempotency.Result r = invoke(m, call);
-    ctx.status(r.status()).contentType("application/json").result(r.body());
+    ResponseMemory.open();
+    try {
+      Object out = m.handler().handle(call);
+      ResponseWriter.json(ctx, 200, out == null ? Map.of() : out);
+    } finally {
+      ResponseMemory.close(); // the page's rows are written out: their bytes may go to another response
+    }
   }
 
   private static Idempotency.Result invoke(Method m, XrpcCall call) throws Exception {
@@ -118,7 +156,7 @@ public final class XrpcRouter {
     return new Idempotency.Result(200, Json.write(out == null ? Map.of() : out));
   }
 
-  private static XrpcInput readBody(Context ctx, long max) throws IOException {
+  private byte[] readBody(Context ctx, long max, Did caller) throws IOException {
     long declared = ctx.req().getContentLengthLong();
     if (declared > max) {
       throw new XrpcException(XrpcError.PayloadTooLarge, "request body exceeds " + max + " bytes");
@@ -128,6 +166,11 @@ public final class XrpcRouter {
       throw XrpcException.invalidRequest("content type must be application/json");
     }
     byte[] body = readCapped(ctx.req().getInputStream(), max);
+    rateLimiter.checkBytes(caller, body.length);
+    return body;
+  }
+
+  private static XrpcInput parse(byte[] body) throws IOException {
     if (body.length == 0) {
       return XrpcInput.empty();
     }

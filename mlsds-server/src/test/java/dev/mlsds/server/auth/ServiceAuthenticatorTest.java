@@ -31,7 +31,7 @@ import org.junit.jupiter.params.provider.EnumSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
- * Every rule of API.md §2, one test each, against real keys, real signatures, a PLC directory and a did:web
+ * Every rule of docs/api.md §2, one test each, against real keys, real signatures, a PLC directory and a did:web
  * host on loopback, and the jti store on SQLite. Each negative token is valid in every way but the one
  * its test names, and the assertion names the rule (error name and message), so a test fails if its rule
  * is removed.

@@ -319,7 +319,7 @@ class KeyPackageServiceTest {
     GetKeyPackages.Item fromPhone = out.keyPackages().stream().filter(k -> k.deviceId().equals(deviceId(phone)))
         .findFirst().orElseThrow();
     assertThat(fromPhone.did()).isEqualTo(ALICE.value());
-    assertThat(fromPhone.keyPackage()).isEqualTo(p1);
+    assertThat(fromPhone.keyPackage()).isEqualTo(Json.base64url(p1));
     assertThat(fromPhone.cipherSuite()).isEqualTo(SUITE.name());
     assertThat(fromPhone.lastResort()).isFalse();
     StoredKeyPackage reserved = db.inTransaction(h -> store.find(h, ref(p1))).orElseThrow();
@@ -439,10 +439,12 @@ class KeyPackageServiceTest {
           INSERT INTO convos (id, creator_did, cipher_suite, epoch, latest_seq, created_at)
           SELECT :id, 'did:plc:bob', 1, 1, 3, 0 WHERE NOT EXISTS (SELECT 1 FROM convos WHERE id = :id)""")
           .bind("id", convoId).execute();
+      String blob = new dev.mlsds.server.delivery.WelcomeStore().insertBlob(h,
+          new dev.mlsds.server.conversations.ConvoId(convoId), new Did("did:plc:bob"), new byte[] {1}, 0);
       return h.createUpdate("""
-          INSERT INTO welcomes (convo_id, key_package_ref, did, device_id, data, state, created_at)
-          VALUES (:c, :r, :d, :dev, :data, :s, 0)""").bind("c", convoId).bind("r", ref(kp)).bind("d", did.value())
-          .bind("dev", KeyPackage.decode(kp).deviceId()).bind("data", new byte[] {1}).bind("s", state).execute();
+          INSERT INTO welcomes (convo_id, key_package_ref, did, device_id, blob_id, state, created_at)
+          VALUES (:c, :r, :d, :dev, :blob, :s, 0)""").bind("c", convoId).bind("r", ref(kp)).bind("d", did.value())
+          .bind("dev", KeyPackage.decode(kp).deviceId()).bind("blob", blob).bind("s", state).execute();
     });
   }
 

@@ -22,12 +22,14 @@ import java.util.concurrent.Future;
 import org.jdbi.v3.core.Handle;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
 /**
  * A sync racing an addMembers-shaped transaction (conversation row first, then a KeyPackage row) on
- * PostgreSQL: the lock orders are opposite, PostgreSQL aborts the sync as the deadlock victim, and the
- * sync is retried and completes with the right result.
+ * PostgreSQL. Since L6 of the 2026-12 security review the sync takes the same order (the conversation
+ * rows of the open Welcomes first), so it waits for the add without holding any KeyPackage row, and
+ * completes with the right result after it; a deadlock would still be retried.
  */
 class PostgresKeyPackageSyncDeadlockIT {
   static final CipherSuite SUITE = CipherSuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
@@ -65,9 +67,10 @@ class PostgresKeyPackageSyncDeadlockIT {
     db.withHandle(h -> {
       h.execute("INSERT INTO convos (id, creator_did, cipher_suite, epoch, created_at) VALUES ('cc01', 'did:plc:bob', 1, 1, 0)");
       h.execute("UPDATE key_packages SET state = 'used', convo_id = 'cc01' WHERE ref = ?", usedRef);
+      h.execute("INSERT INTO welcome_blobs (id, convo_id, data, created_at) VALUES ('b1', 'cc01', ?, 0)", new byte[] {1});
       return h.execute("""
-          INSERT INTO welcomes (convo_id, key_package_ref, did, device_id, data, state, created_at)
-          VALUES ('cc01', ?, ?, ?, ?, 'pending', 0)""", usedRef, ALICE.value(), deviceId, new byte[] {1});
+          INSERT INTO welcomes (convo_id, key_package_ref, did, device_id, blob_id, state, created_at)
+          VALUES ('cc01', ?, ?, ?, 'b1', 'pending', 0)""", usedRef, ALICE.value(), deviceId);
     });
 
     CountDownLatch convoLocked = new CountDownLatch(1);
@@ -95,6 +98,42 @@ class PostgresKeyPackageSyncDeadlockIT {
     assertThat(left).isZero();
     assertThat(welcome).isEqualTo("unusable");
     assertThat(events).containsExactly("readdRequestedEvent");
+  }
+
+  @Test
+  @DisplayName("L6: a sync waiting for a conversation row holds no KeyPackage row lock")
+  void aSyncLocksConversationsBeforeKeyPackages() throws Exception {
+    SigningKey device = SigningKey.generate(SUITE);
+    byte[] used = TestKeyPackages.builder(SUITE, ALICE.value()).signingKey(device).build();
+    byte[] other = TestKeyPackages.builder(SUITE, ALICE.value()).signingKey(device).build();
+    service.publish(ALICE, List.of(new PublishKeyPackages.Item(used, false), new PublishKeyPackages.Item(other, false)));
+    String deviceId = KeyPackage.decode(used).deviceId();
+    db.withHandle(h -> {
+      h.execute("INSERT INTO convos (id, creator_did, cipher_suite, epoch, created_at) VALUES ('cc02', 'did:plc:bob', 1, 1, 0)");
+      h.execute("UPDATE key_packages SET state = 'used', convo_id = 'cc02' WHERE ref = ?", ref(used));
+      h.execute("INSERT INTO welcome_blobs (id, convo_id, data, created_at) VALUES ('b2', 'cc02', ?, 0)", new byte[] {1});
+      return h.execute("""
+          INSERT INTO welcomes (convo_id, key_package_ref, did, device_id, blob_id, state, created_at)
+          VALUES ('cc02', ?, ?, ?, 'b2', 'pending', 0)""", ref(used), ALICE.value(), deviceId);
+    });
+    try (Handle adder = db.jdbi().open(); var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+      adder.begin();
+      adder.createQuery("SELECT id FROM convos WHERE id = 'cc02' FOR UPDATE").mapTo(String.class).one();
+      Future<SyncKeyPackages.Output> sync = pool.submit(() ->
+          service.sync(ALICE, new SyncKeyPackages.Input(new DeviceId(deviceId), Set.of())));
+      // Until the sync waits on a lock (the conversation row the adder holds).
+      while (db.withHandle(h -> h.createQuery("""
+          SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'""")
+          .mapTo(Integer.class).one()) == 0) {
+        Thread.sleep(20);
+      }
+      int free = db.withHandle(h -> h.inTransaction(t -> t.createQuery(
+          "SELECT COUNT(*) FROM (SELECT ref FROM key_packages WHERE did = :d FOR UPDATE NOWAIT) k")
+          .bind("d", ALICE.value()).mapTo(Integer.class).one()));
+      assertThat(free).isEqualTo(2);
+      adder.commit();
+      assertThat(sync.get()).isEqualTo(new SyncKeyPackages.Output(0, 2, 1));
+    }
   }
 
   static String ref(byte[] kp) {

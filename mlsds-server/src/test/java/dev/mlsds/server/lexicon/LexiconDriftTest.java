@@ -184,7 +184,7 @@ class LexiconDriftTest {
     }
   }
 
-  /** Every method of API.md has a lexicon, and every lexicon (but the shared defs) is a method of API.md. */
+  /** Every method of docs/api.md has a lexicon, and every lexicon (but the shared defs) is a method of docs/api.md. */
   @Test
   void lexiconsAndApiMdNameTheSameMethods() throws IOException {
     Set<String> api = new TreeSet<>();
@@ -197,17 +197,15 @@ class LexiconDriftTest {
         }
       }
     }
-    assertThat(api).as("methods found in API.md").hasSizeGreaterThan(15);
+    assertThat(api).as("methods found in docs/api.md").hasSizeGreaterThan(15);
     Set<String> methods = new TreeSet<>(lexicons.ids());
     methods.remove(Lexicons.DEFS);
-    assertThat(methods).as("lexicon ids vs the methods of API.md").containsExactlyInAnyOrderElementsOf(api);
+    assertThat(methods).as("lexicon ids vs the methods of docs/api.md").containsExactlyInAnyOrderElementsOf(api);
   }
 
+  /** The API contract, {@code docs/api.md} beside the {@code lexicons/} folder. */
   private static Path apiMd() {
-    String shared = System.getProperty("mlsds.shared");
-    Path base = shared != null && !shared.isBlank() ? Path.of(shared)
-        : Lexicons.directory().getParent().resolve("../shared");
-    return base.resolve("spec/API.md").normalize();
+    return Lexicons.directory().getParent().resolve("docs").resolve("api.md");
   }
 
   /**

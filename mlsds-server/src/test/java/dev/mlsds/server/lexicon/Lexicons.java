@@ -88,16 +88,10 @@ public final class Lexicons {
 
   /**
    * The repository's {@code lexicons/} folder. Tests run with the module folder as working directory, so
-   * it is looked for there and in every parent; then next to the {@code mlsds.shared} system property
-   * (surefire sets it to {@code <repo>/../shared}, whose unnormalized parents include the repository).
+   * it is looked for there and in every parent.
    */
   public static Path directory() {
-    List<Path> starts = new ArrayList<>();
-    starts.add(Path.of(System.getProperty("user.dir")).toAbsolutePath());
-    String shared = System.getProperty("mlsds.shared");
-    if (shared != null && !shared.isBlank()) {
-      starts.add(Path.of(shared).toAbsolutePath());
-    }
+    List<Path> starts = List.of(Path.of(System.getProperty("user.dir")).toAbsolutePath());
     for (Path start : starts) {
       for (Path p = start; p != null; p = p.getParent()) {
         Path candidate = p.resolve("lexicons").resolve("blue").resolve("catbird").resolve("mls");

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-/** The unauthenticated service endpoints of API.md §8 on a full dev node over SQLite. */
+/** The unauthenticated service endpoints of docs/api.md §8 on a full dev node over SQLite. */
 class ServiceEndpointsTest {
   static Server server;
   static Http http;

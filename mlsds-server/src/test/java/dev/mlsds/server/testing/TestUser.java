@@ -27,9 +27,18 @@ public final class TestUser {
   private final String audience;
 
   public TestUser(Http http, String audience) {
-    this.identity = DevIdentity.generate(KeyType.P256);
+    this(DevIdentity.generate(KeyType.P256), http, audience);
+  }
+
+  private TestUser(DevIdentity identity, Http http, String audience) {
+    this.identity = identity;
     this.http = http;
     this.audience = audience;
+  }
+
+  /** The same identity talking to another node (same audience). */
+  public TestUser on(Http other) {
+    return new TestUser(identity, other, audience);
   }
 
   public static TestUser on(dev.mlsds.server.Server server) {
