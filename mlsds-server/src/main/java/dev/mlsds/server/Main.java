@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
 @Command(name = "mlsds", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "An MLS (RFC 9420) Delivery Service for AT Protocol accounts.",
     subcommands = {Main.Serve.class, Main.Migrate.class, Main.PrintVersion.class, TokenCommand.class,
-        InspectCommand.class, BackupCommand.class})
+        InspectCommand.class, BackupCommand.class, HealthcheckCommand.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
@@ -88,7 +88,7 @@ public final class Main implements Runnable {
         description = "platform threads validating KeyPackages; 0 = half the cores (MLSDS_VALIDATION_THREADS)")
     int validationThreads;
 
-    @Option(names = "--in-flight-per-caller", defaultValue = "${env:MLSDS_IN_FLIGHT_PER_CALLER:-8}",
+    @Option(names = "--in-flight-per-caller", defaultValue = "${env:MLSDS_IN_FLIGHT_PER_CALLER:-32}",
         description = "XRPC requests one caller may have running at once (MLSDS_IN_FLIGHT_PER_CALLER)")
     int inFlightPerCaller;
 
@@ -142,10 +142,18 @@ public final class Main implements Runnable {
         description = "days finished Welcomes and closed conversations are kept (MLSDS_FINISHED_RETENTION_DAYS)")
     int finishedRetentionDays;
 
+    @Option(names = "--response-memory-bytes", defaultValue = "${env:MLSDS_RESPONSE_MEMORY_BYTES:-0}",
+        description = "MLS data all responses may hold at once, 0 = a quarter of the heap (MLSDS_RESPONSE_MEMORY_BYTES)")
+    long responseMemoryBytes;
+
+    @Option(names = "--stream-cursors-per-did", defaultValue = "${env:MLSDS_STREAM_CURSORS_PER_DID:-100}",
+        description = "stream cursor bases kept per DID, the newest (MLSDS_STREAM_CURSORS_PER_DID)")
+    int streamCursorsPerDid;
+
     StorageLimits storageLimits() {
       return new StorageLimits(pageMaxBytes, maxDevicesPerDid, userQuotaBytes, userQuotaMessages, userQuotaConvos,
           rateLimitBytesPerMinute, Duration.ofDays(Math.max(0, messageRetentionDays)),
-          Duration.ofDays(Math.max(0, finishedRetentionDays)));
+          Duration.ofDays(Math.max(0, finishedRetentionDays)), responseMemoryBytes, streamCursorsPerDid);
     }
 
     Config toConfig() {

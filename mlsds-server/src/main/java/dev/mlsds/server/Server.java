@@ -72,7 +72,7 @@ public final class Server implements AutoCloseable {
     this.clock = clock;
     this.metrics = metrics;
     this.db = db != null ? db : Database.open(config.effectiveDatabaseUrl(), metrics.registry());
-    this.health = new Health(this.db, clock, version());
+    this.health = new Health(this.db, clock, version(), config.bounds().minFreeDiskBytes());
     this.router = new XrpcRouter(authenticator, rateLimiter, config.limits().requestMaxBytes());
     router.inFlight(new InFlight(config.bounds().inFlightPerCaller()));
     router.largeBodies(new LargeBodies(config.bounds().validationThreads(), LargeBodies.DEFAULT_THRESHOLD));
@@ -164,7 +164,7 @@ public final class Server implements AutoCloseable {
           HandlerType.DELETE, HandlerType.PATCH, HandlerType.HEAD}) {
         cfg.routes.addHttpHandler(t, "/xrpc/{nsid}", router::handle);
       }
-      ErrorResponses.install(cfg);
+      ErrorResponses.install(cfg, config.bounds().unavailableRetryAfter().toSeconds());
     });
     app.start();
     maintenance.start(MAINTENANCE_EVERY);

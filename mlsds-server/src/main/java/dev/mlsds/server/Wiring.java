@@ -47,7 +47,8 @@ public final class Wiring {
   /** As {@link #build(Config, Clock)}, with the event streams tuned (tests: short keepalives, small buffers). */
   public static Server build(Config config, Clock clock, RealtimeSettings realtime) {
     Metrics metrics = new Metrics();
-    Database db = Database.open(config.validate().effectiveDatabaseUrl(), metrics.registry());
+    Database db = Database.open(config.validate().effectiveDatabaseUrl(), metrics.registry(),
+        config.bounds().sqliteSynchronous());
     JtiStore jtis = new JtiStore(db, clock);
     RateLimits rateLimits = new RateLimits(config.limits(), config.storage(), clock);
     Quotas quotas = new Quotas(config.storage());

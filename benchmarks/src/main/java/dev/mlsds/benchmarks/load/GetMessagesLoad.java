@@ -75,6 +75,7 @@ public final class GetMessagesLoad {
     AtomicLong bytes = new AtomicLong();
     List<Future<long[]>> results = new ArrayList<>();
     long start = System.nanoTime();
+    long cpuStart = SendMessageLoad.processCpuNanos();
     try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
       for (int r = 0; r < readers; r++) {
         results.add(pool.submit(() -> {
@@ -103,11 +104,12 @@ public final class GetMessagesLoad {
         }
       }
       double elapsed = (System.nanoTime() - start) / 1e9;
+      double cpuPerRequest = (SendMessageLoad.processCpuNanos() - cpuStart) / 1e3 / all.size();
       all.sort(null);
       System.out.printf("getMessages %s, %d readers, pages of 100 x 1 KiB: %d requests in %.1f s = %.0f req/s (%.1f MB/s);"
-              + " latency p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
+              + " latency p50 %.1f ms, p99 %.1f ms, max %.1f ms; CPU %.0f µs/request%n",
           backend, readers, all.size(), elapsed, all.size() / elapsed, bytes.get() / elapsed / 1e6,
-          SendMessageLoad.pct(all, 0.50), SendMessageLoad.pct(all, 0.99), all.get(all.size() - 1) / 1e6);
+          SendMessageLoad.pct(all, 0.50), SendMessageLoad.pct(all, 0.99), all.get(all.size() - 1) / 1e6, cpuPerRequest);
     }
   }
 }

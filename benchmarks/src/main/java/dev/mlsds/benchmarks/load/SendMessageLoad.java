@@ -118,6 +118,7 @@ public final class SendMessageLoad {
     AtomicLong issued = new AtomicLong();
     List<Future<long[]>> results = new ArrayList<>();
     long start = System.nanoTime();
+    long cpuStart = SendMessageLoad.processCpuNanos();
     try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
       for (int s = 0; s < senders; s++) {
         int idx = s;
@@ -148,11 +149,18 @@ public final class SendMessageLoad {
         }
       }
       double elapsed = (System.nanoTime() - start) / 1e9;
+      double cpuPerRequest = (SendMessageLoad.processCpuNanos() - cpuStart) / 1e3 / all.size();
       all.sort(null);
-      System.out.printf("sendMessage %s, %d senders, %s: %d requests in %.1f s = %.0f req/s; latency p50 %.1f ms, p99 %.1f ms, max %.1f ms%n",
+      System.out.printf("sendMessage %s, %d senders, %s: %d requests in %.1f s = %.0f req/s; latency p50 %.1f ms, p99 %.1f ms, max %.1f ms; CPU %.0f µs/request%n",
           backend, senders, oneConvo ? "one conversation" : senders + " conversations", all.size(), elapsed,
-          all.size() / elapsed, pct(all, 0.50), pct(all, 0.99), all.get(all.size() - 1) / 1e6);
+          all.size() / elapsed, pct(all, 0.50), pct(all, 0.99), all.get(all.size() - 1) / 1e6, cpuPerRequest);
     }
+  }
+
+  /** CPU time of this whole process (node and load generator: both run here). */
+  static long processCpuNanos() {
+    return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
+        .getProcessCpuTime();
   }
 
   static double pct(List<Long> sorted, double p) {

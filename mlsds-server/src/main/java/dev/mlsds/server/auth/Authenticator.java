@@ -10,4 +10,18 @@ package dev.mlsds.server.auth;
 @FunctionalInterface
 public interface Authenticator {
   Did authenticate(String authorizationHeader, String nsid);
+
+  /**
+   * The router's form: {@code verified} runs once the token is verified and before anything is written
+   * for it (the rate limit goes there, so a refused caller costs no database write, review L7);
+   * {@code readOnly} says the method is a query, which may go on without a replay record when the
+   * replay store cannot be written (review M2); {@code sourceAddress} is the client's address, for limits
+   * on unauthenticated work (review M3).
+   */
+  default Did authenticate(String authorizationHeader, String nsid, boolean readOnly, String sourceAddress,
+      java.util.function.Consumer<Did> verified) {
+    Did caller = authenticate(authorizationHeader, nsid);
+    verified.accept(caller);
+    return caller;
+  }
 }

@@ -1,10 +1,14 @@
 package dev.mlsds.server.auth;
 
 import dev.mlsds.server.Config;
+import dev.mlsds.server.storage.DatabaseFaults;
 import dev.mlsds.server.xrpc.XrpcError;
 import dev.mlsds.server.xrpc.XrpcException;
 import java.time.Clock;
 import java.util.Optional;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Verifies AT Protocol inter-service tokens (docs/api.md §2) and returns the caller's DID.
@@ -26,6 +30,7 @@ import java.util.Optional;
  * </ol>
  */
 public final class ServiceAuthenticator implements Authenticator {
+  private static final Logger log = LoggerFactory.getLogger(ServiceAuthenticator.class);
   /** Allowed clock difference for {@code iat}. {@code exp} gets none: a token is never honoured late. */
   public static final long SKEW_SECONDS = 30;
 
@@ -47,6 +52,12 @@ public final class ServiceAuthenticator implements Authenticator {
 
   @Override
   public Did authenticate(String authorizationHeader, String nsid) {
+    return authenticate(authorizationHeader, nsid, false, null, caller -> { });
+  }
+
+  @Override
+  public Did authenticate(String authorizationHeader, String nsid, boolean readOnly, String sourceAddress,
+      Consumer<Did> verified) {
     ServiceToken token = ServiceToken.parse(bearer(authorizationHeader));
     long now = Math.floorDiv(clock.millis(), 1000);
     if (now >= token.exp()) {
@@ -74,10 +85,29 @@ public final class ServiceAuthenticator implements Authenticator {
     if (!verify(issuer, token)) {
       throw invalid("bad signature for " + issuer);
     }
-    if (!replays.firstUse(issuer, token.jti(), token.exp())) {
+    verified.accept(issuer);
+    if (!firstUse(issuer, token, readOnly)) {
       throw new XrpcException(XrpcError.TokenReplayed, "this token (jti) was already used");
     }
     return issuer;
+  }
+
+  /**
+   * Records the jti. When the database cannot take the write (down, full, read-only), a query goes on
+   * without it: reads keep working while writes cannot, at the price that a token for a read could be
+   * replayed, by whoever holds it, until its {@code exp} (at most the maximum token lifetime) while the
+   * store is down. A procedure fails with 503 instead, since its work could not be written either.
+   */
+  private boolean firstUse(Did issuer, ServiceToken token, boolean readOnly) {
+    try {
+      return replays.firstUse(issuer, token.jti(), token.exp());
+    } catch (RuntimeException e) {
+      if (readOnly && DatabaseFaults.isUnavailable(e)) {
+        log.warn("replay store unavailable; accepting a read without recording its token: {}", e.toString());
+        return true;
+      }
+      throw e;
+    }
   }
 
   private boolean verify(Did issuer, ServiceToken token) {

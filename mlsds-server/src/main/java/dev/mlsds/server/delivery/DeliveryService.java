@@ -11,10 +11,12 @@ import dev.mlsds.server.conversations.ConvoId;
 import dev.mlsds.server.conversations.ConvoStore;
 import dev.mlsds.server.delivery.MessageStore.MessageView;
 import dev.mlsds.server.keypackages.KeyPackageStore;
+import dev.mlsds.server.limits.ResponseMemory;
 import dev.mlsds.server.limits.StorageLimits;
 import dev.mlsds.server.realtime.ConvoEventLog;
 import dev.mlsds.server.realtime.Notifier;
 import dev.mlsds.server.storage.Database;
+import dev.mlsds.server.xrpc.Json;
 import dev.mlsds.server.xrpc.XrpcError;
 import dev.mlsds.server.xrpc.XrpcException;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -52,6 +54,7 @@ public final class DeliveryService {
   private final Clock clock;
   private final Config.Limits limits;
   private final StorageLimits storage;
+  private final ResponseMemory responseMemory;
   private final WelcomeMetrics welcomeMetrics;
   private CommitPolicing policing;
 
@@ -69,6 +72,7 @@ public final class DeliveryService {
     this.clock = clock;
     this.limits = limits;
     this.storage = storage;
+    this.responseMemory = new ResponseMemory(storage.responseMemoryBytes());
     this.welcomeMetrics = new WelcomeMetrics(metrics);
   }
 
@@ -129,27 +133,31 @@ public final class DeliveryService {
     return new Delivery.SendMessage.Output(stored.id(), stored.seq(), stored.epoch(), stored.createdAt());
   }
 
+  // Pages are planned from the rows' sizes, then the bytes are reserved in the node-wide response memory
+  // (which may wait) with no connection held, then the rows are loaded.
   public Delivery.GetMessages.Output getMessages(Did caller, ConvoId id, long sinceSeq, int limit) {
-    return db.withHandle(h -> {
+    MessageStore.Plan plan = db.withHandle(h -> {
       ConvoStore.Member me = convos.requireActiveMember(h, id, caller);
-      long since = Math.max(sinceSeq, me.joinedSeq());
-      MessageStore.Page page = messages.page(h, id, since, limit, storage.pageMaxBytes());
-      List<MessageView> shown = page.messages();
-      long last = shown.isEmpty() ? since : shown.get(shown.size() - 1).seq();
-      return new Delivery.GetMessages.Output(shown, last, page.hasMore());
+      return messages.planPage(h, id, Math.max(sinceSeq, me.joinedSeq()), limit, storage.pageMaxBytes());
     });
+    responseMemory.reserve(plan.bytes());
+    List<MessageView> shown = plan.isEmpty() ? List.of() : db.withHandle(h -> messages.load(h, plan));
+    long last = shown.isEmpty() ? plan.since() : shown.get(shown.size() - 1).seq();
+    return new Delivery.GetMessages.Output(shown, last, plan.hasMore());
   }
 
   public Delivery.GetCommits.Output getCommits(Did caller, ConvoId id, long fromEpoch, Long toEpoch) {
-    return db.withHandle(h -> {
+    long to = toEpoch == null ? Long.MAX_VALUE : toEpoch;
+    MessageStore.Plan plan = db.withHandle(h -> {
       ConvoStore.Member me = convos.requireActiveMember(h, id, caller);
-      long to = toEpoch == null ? Long.MAX_VALUE : toEpoch;
-      MessageStore.Page page = messages.commits(h, id, fromEpoch, to, me.joinedSeq(), MAX_COMMITS, storage.pageMaxBytes());
-      List<Delivery.GetCommits.CommitView> commits = page.messages().stream()
-          .map(m -> new Delivery.GetCommits.CommitView(m.seq(), m.epoch(), m.sender(), m.ciphertext(), m.createdAt()))
-          .toList();
-      return new Delivery.GetCommits.Output(id.value(), commits, page.hasMore());
+      return messages.planCommits(h, id, fromEpoch, to, me.joinedSeq(), MAX_COMMITS, storage.pageMaxBytes());
     });
+    responseMemory.reserve(plan.bytes());
+    List<MessageView> rows = plan.isEmpty() ? List.of() : db.withHandle(h -> messages.load(h, plan));
+    List<Delivery.GetCommits.CommitView> commits = rows.stream()
+        .map(m -> new Delivery.GetCommits.CommitView(m.seq(), m.epoch(), m.sender(), m.ciphertext(), m.createdAt()))
+        .toList();
+    return new Delivery.GetCommits.Output(id.value(), commits, plan.hasMore());
   }
 
   public Delivery.GetWelcome.Output getWelcome(Did caller, ConvoId id, String deviceId) {
@@ -171,7 +179,7 @@ public final class DeliveryService {
           case "consumed", "failed" -> throw consumed();
           default -> throw notFound();
         }
-        return new Delivery.GetWelcome.Output(id.value(), d.data(), d.keyPackageRef(), d.deviceId());
+        return new Delivery.GetWelcome.Output(id.value(), Json.base64url(d.data()), d.keyPackageRef(), d.deviceId());
       });
       welcomeMetrics.delivered.increment();
       return out;

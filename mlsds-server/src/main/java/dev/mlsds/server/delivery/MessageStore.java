@@ -35,9 +35,6 @@ public final class MessageStore {
   private static final String COMMIT_RANGE = "SELECT " + COLUMNS + " FROM messages " + COMMIT_FILTER
       + " AND seq <= :upto ORDER BY seq";
 
-  /** Rows of one page, and whether the log goes on after them (the count or the byte budget cut it). */
-  public record Page(List<MessageView> messages, boolean hasMore) {}
-
   public void insert(Handle h, ConvoId convo, long seq, String id, Did sender, long epoch, String contentType,
       byte[] data, String msgId, long now) {
     h.createUpdate(INSERT).bind("convo", convo.value()).bind("seq", seq).bind("id", id).bind("sender", sender.value())
@@ -50,33 +47,60 @@ public final class MessageStore {
   }
 
   /**
-   * Messages with seq greater than {@code since}, ascending: at most {@code limit} of them and at most
-   * {@code maxBytes} of data, except that a first message larger than that comes alone.
+   * What one page will hold, from the sizes alone: the rows with seq in {@code (since, upto]} (of the
+   * query it was planned for), {@code bytes} of data, and whether the log goes on after them.
    */
-  public Page page(Handle h, ConvoId convo, long since, int limit, long maxBytes) {
-    List<long[]> sizes = h.createQuery(PAGE_SIZES).bind("convo", convo.value()).bind("since", since)
-        .bind("limit", limit + 1).map((rs, ctx) -> new long[] {rs.getLong("seq"), rs.getLong("size")}).list();
-    int n = fit(sizes, limit, maxBytes);
-    if (n == 0) {
-      return new Page(List.of(), false);
+  public record Plan(String convo, boolean commitsOnly, long from, long to, long since, long upto, long bytes,
+      boolean hasMore) {
+    public boolean isEmpty() {
+      return upto <= since;
     }
-    List<MessageView> rows = h.createQuery(RANGE).bind("convo", convo.value()).bind("since", since)
-        .bind("upto", sizes.get(n - 1)[0]).map((rs, ctx) -> view(rs)).list();
-    return new Page(rows, n < sizes.size());
   }
 
-  /** Commits for epochs {@code from..to} with seq greater than {@code since}, ascending, cut like {@link #page}. */
-  public Page commits(Handle h, ConvoId convo, long from, long to, long since, int limit, long maxBytes) {
+  /**
+   * Plans the page of messages with seq greater than {@code since}, ascending: at most {@code limit} of
+   * them and at most {@code maxBytes} of data, except that a first message larger than that comes alone.
+   */
+  public Plan planPage(Handle h, ConvoId convo, long since, int limit, long maxBytes) {
+    List<long[]> sizes = h.createQuery(PAGE_SIZES).bind("convo", convo.value()).bind("since", since)
+        .bind("limit", limit + 1).map((rs, ctx) -> new long[] {rs.getLong("seq"), rs.getLong("size")}).list();
+    return plan(convo, false, 0, 0, since, sizes, limit, maxBytes);
+  }
+
+  /** Plans the page of commits for epochs {@code from..to} with seq greater than {@code since}, cut like {@link #planPage}. */
+  public Plan planCommits(Handle h, ConvoId convo, long from, long to, long since, int limit, long maxBytes) {
     List<long[]> sizes = h.createQuery(COMMIT_SIZES).bind("convo", convo.value()).bind("from", from).bind("to", to)
         .bind("since", since).bind("limit", limit + 1)
         .map((rs, ctx) -> new long[] {rs.getLong("seq"), rs.getLong("size")}).list();
-    int n = fit(sizes, limit, maxBytes);
-    if (n == 0) {
-      return new Page(List.of(), false);
+    return plan(convo, true, from, to, since, sizes, limit, maxBytes);
+  }
+
+  /** The rows of a planned page (fewer if retention purged some in between; rows never change). */
+  public List<MessageView> load(Handle h, Plan p) {
+    if (p.isEmpty()) {
+      return List.of();
     }
-    List<MessageView> rows = h.createQuery(COMMIT_RANGE).bind("convo", convo.value()).bind("from", from)
-        .bind("to", to).bind("since", since).bind("upto", sizes.get(n - 1)[0]).map((rs, ctx) -> view(rs)).list();
-    return new Page(rows, n < sizes.size());
+    var q = h.createQuery(p.commitsOnly() ? COMMIT_RANGE : RANGE).bind("convo", p.convo()).bind("since", p.since())
+        .bind("upto", p.upto());
+    if (p.commitsOnly()) {
+      q.bind("from", p.from()).bind("to", p.to());
+    }
+    return q.map((rs, ctx) -> view(rs)).list();
+  }
+
+  private static Plan plan(ConvoId convo, boolean commits, long from, long to, long since, List<long[]> sizes,
+      int limit, long maxBytes) {
+    int n = fit(sizes, limit, maxBytes);
+    long upto = n == 0 ? since : sizes.get(n - 1)[0];
+    return new Plan(convo.value(), commits, from, to, since, upto, total(sizes, n), n < sizes.size());
+  }
+
+  private static long total(List<long[]> sizes, int n) {
+    long t = 0;
+    for (int i = 0; i < n; i++) {
+      t += sizes.get(i)[1];
+    }
+    return t;
   }
 
   /** How many of the leading {@code (seq, size)} rows fit {@code limit} and {@code maxBytes} (at least one). */

@@ -15,6 +15,9 @@ import java.time.Duration;
  * @param storedBytesPerMinute bytes per minute one DID may submit to the methods that store them
  * @param messageRetention how long messages stay in a conversation's log ({@link Duration#ZERO}: forever)
  * @param finishedRetention how long finished Welcomes and closed conversations are kept before purge
+ * @param responseMemoryBytes MLS data all responses of the node may hold at once ({@code 0}: a quarter
+ *     of the maximum heap)
+ * @param streamCursorsPerDid stream cursor bases kept per DID (the newest; older cursors are refused)
  */
 public record StorageLimits(
     long pageMaxBytes,
@@ -24,12 +27,15 @@ public record StorageLimits(
     int userMaxOpenConvos,
     long storedBytesPerMinute,
     Duration messageRetention,
-    Duration finishedRetention) {
+    Duration finishedRetention,
+    long responseMemoryBytes,
+    int streamCursorsPerDid) {
 
   public static final long MIB = 1024L * 1024;
 
   public static StorageLimits defaults() {
-    return new StorageLimits(8 * MIB, 16, 1024 * MIB, 1_000_000, 1000, 256 * MIB, Duration.ZERO, Duration.ofDays(7));
+    return new StorageLimits(8 * MIB, 16, 1024 * MIB, 1_000_000, 1000, 256 * MIB, Duration.ZERO, Duration.ofDays(7), 0,
+        100);
   }
 
   public boolean keepsMessagesForever() {

@@ -7,7 +7,10 @@ import java.io.IOException;
  * {@link IOException} means the client is gone and ends the stream.
  */
 interface EventSink {
-  /** One event: {@code type} (e.g. {@code messageEvent}), its id ({@code null} for live-only events) and its JSON object. */
+  /**
+   * One event: {@code type} (e.g. {@code infoEvent}), its id ({@code null} for live-only events) and its JSON
+   * object without {@code $type} (the sink's framing names it).
+   */
   void event(String type, String id, String json) throws IOException;
 
   /** A log entry as the event with id (and cursor) {@code id}. */
@@ -15,4 +18,7 @@ interface EventSink {
 
   /** Tells an idle client (and proxies) that the stream is alive. */
   void keepalive() throws IOException;
+
+  /** The stream is ending for a reason the client must know (WebSocket: an error frame; SSE has none). */
+  default void error(String error, String message) throws IOException {}
 }

@@ -1,6 +1,7 @@
 package dev.mlsds.server.realtime;
 
 import dev.mlsds.server.auth.Did;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 
 /**
  * One entry of a conversation's log as the streams carry it: a message ({@code messageEvent}) or a
@@ -18,10 +19,9 @@ final class LogEntry implements Outbound {
   private final String recipient;
   private final long createdAt;
   private final String body;
-  // The last frame built, by id: every one-conversation stream writes an entry with the same id (its
-  // position), so a node builds that frame once however many streams it fans out to.
-  private volatile Frame sse;
-  private volatile Frame ws;
+  // The last frame built per framing, by id: every one-conversation stream writes an entry with the same
+  // id (its position), so a node builds that frame once however many streams it fans out to.
+  private final AtomicReferenceArray<Frame> frames = new AtomicReferenceArray<>(Framing.values().length);
 
   private record Frame(String id, Object encoded) {}
 
@@ -66,24 +66,14 @@ final class LogEntry implements Outbound {
     return Outbound.withField("cursor", cursor, body);
   }
 
-  /** This entry as a Server-Sent Event with id {@code id}. */
-  byte[] sseFrame(String id) {
-    Frame f = sse;
+  /** This entry framed by {@code framing}, with id (and cursor) {@code id}. */
+  Object frame(Framing framing, String id) {
+    Frame f = frames.get(framing.ordinal());
     if (f == null || !f.id().equals(id)) {
-      f = new Frame(id, SseSink.frame(type, id, data(id)));
-      sse = f;
+      f = new Frame(id, framing.encode(type, id, data(id)));
+      frames.set(framing.ordinal(), f);
     }
-    return (byte[]) f.encoded();
-  }
-
-  /** This entry as a WebSocket text frame with cursor {@code id}. */
-  String wsFrame(String id) {
-    Frame f = ws;
-    if (f == null || !f.id().equals(id)) {
-      f = new Frame(id, WsSink.frame(type, data(id)));
-      ws = f;
-    }
-    return (String) f.encoded();
+    return f.encoded();
   }
 
   @Override

@@ -13,7 +13,6 @@ import io.javalin.http.Context;
 import io.javalin.http.HandlerType;
 import io.javalin.websocket.WsContext;
 import java.io.IOException;
-import java.io.OutputStream;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
@@ -32,6 +31,7 @@ public final class RealtimeHandlers implements Server.Streams {
   static final String TICKET = "blue.catbird.mls.getSubscriptionTicket";
   static final String SUBSCRIBE = "blue.catbird.mls.subscribeConvoEvents";
   private static final String SUBSCRIPTION = "mlsds.subscription";
+  private static final String FRAMING = "mlsds.framing";
 
   private final StreamHub hub;
   private final StreamService streams;
@@ -103,9 +103,8 @@ public final class RealtimeHandlers implements Server.Streams {
     ctx.header("X-Accel-Buffering", "no");
     // A stream that ends (slow consumer, lost access, node stopping) ends its connection too.
     ctx.header("Connection", "close");
-    OutputStream out = ctx.res().getOutputStream();
-    // The headers go out only once the stream has fixed its position (a client that sees them misses nothing).
-    s.run(new SseSink(out), out::flush);
+    // The headers go out with the first event, infoEvent "ready", once the stream has fixed its position.
+    s.run(new SseSink(ctx.res().getOutputStream()));
   }
 
   // GET /xrpc/blue.catbird.mls.subscribeConvoEvents (WebSocket upgrade): refusals are HTTP errors.
@@ -113,8 +112,14 @@ public final class RealtimeHandlers implements Server.Streams {
     XrpcParams params = new XrpcParams(ctx.queryParamMap());
     String ticket = params.opt("ticket").orElseThrow(() -> new XrpcException(
         XrpcError.AuthenticationRequired, "a ticket from getSubscriptionTicket is required"));
+    Framing framing = switch (params.opt("encoding").orElse("cbor")) {
+      case "cbor" -> Framing.WS_CBOR;
+      case "json" -> Framing.WS_JSON;
+      default -> throw XrpcException.invalidRequest("encoding: 'cbor' (the default) or 'json'");
+    };
     Did caller = hub.tickets().redeem(ticket);
     rateLimiter.check(caller, SUBSCRIBE);
+    ctx.attribute(FRAMING, framing);
     ctx.attribute(SUBSCRIPTION, streams.open(caller, params.opt("convoId"), params.opt("cursor"),
         RealtimeMetrics.Transport.WEBSOCKET));
   }
@@ -123,7 +128,7 @@ public final class RealtimeHandlers implements Server.Streams {
     Subscription s = ctx.attribute(SUBSCRIPTION);
     ctx.session.setIdleTimeout(hub.settings().keepalive().multipliedBy(3));
     Thread.ofVirtual().name("mlsds-ws-stream").start(() -> {
-      s.run(new WsSink(ctx.session, hub.settings().writeTimeout()));
+      s.run(new WsSink(ctx.session, hub.settings().writeTimeout(), ctx.attribute(FRAMING)));
       ctx.closeSession();
     });
   }

@@ -18,12 +18,12 @@ final class SseSink implements EventSink {
 
   @Override
   public void event(String type, String id, String json) throws IOException {
-    write(frame(type, id, json));
+    write((byte[]) Framing.SSE.encode(type, id, json));
   }
 
   @Override
   public void entry(LogEntry entry, String id) throws IOException {
-    write(entry.sseFrame(id));
+    write((byte[]) entry.frame(Framing.SSE, id));
   }
 
   private void write(byte[] frame) throws IOException {
@@ -31,7 +31,7 @@ final class SseSink implements EventSink {
     out.flush();
   }
 
-  /** One event in SSE framing. */
+  /** One event in SSE framing; {@code json} is the complete data object. */
   static byte[] frame(String type, String id, String json) {
     StringBuilder sb = new StringBuilder(json.length() + 64);
     if (id != null) {

@@ -168,6 +168,17 @@ final class StreamCursors {
     }
 
     /**
+     * The cursor of the stream's start, given its position in every conversation it carries: the cursor
+     * it resumed from, or (starting fresh) a new base of those positions.
+     */
+    String start(Map<String, LogPosition> carried) {
+      if (baseId == null) {
+        writeBase(carried);
+      }
+      return token();
+    }
+
+    /**
      * The id of an event at {@code at} in {@code convo}, given the stream's position in every conversation
      * it carries ({@code carried}, already moved to {@code at}). May write a new base first.
      */

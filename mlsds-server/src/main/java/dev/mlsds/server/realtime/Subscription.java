@@ -1,6 +1,7 @@
 package dev.mlsds.server.realtime;
 
 import dev.mlsds.server.auth.Did;
+import dev.mlsds.server.xrpc.Json;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.HashMap;
@@ -38,7 +39,8 @@ import org.slf4j.LoggerFactory;
  */
 final class Subscription {
   private static final Logger log = LoggerFactory.getLogger(Subscription.class);
-  private static final String SLOW_CONSUMER = "{\"reason\":\"slow-consumer\"}";
+  private static final String READY = "ready";
+  private static final String SLOW_CONSUMER = "slow-consumer";
 
   /** Why a stream stops before its client leaves. */
   private enum End { SLOW, CLOSED }
@@ -59,8 +61,10 @@ final class Subscription {
   private boolean resync;
   private End end;
 
-  // The stream thread's own state: the conversations it carries and its position in each.
+  // The stream thread's own state: the conversations it carries, its position in each, and the id of the
+  // last event it wrote (first the start's).
   private final Map<String, LogPosition> carried = new HashMap<>();
+  private String lastId;
 
   /** A stream of one conversation, resuming after {@code from} (null: from the log's head). */
   static Subscription ofConvo(StreamHub hub, Did did, String convo, LogPosition from, RealtimeMetrics.Transport t) {
@@ -203,33 +207,23 @@ final class Subscription {
   /**
    * Runs the stream on the calling thread until it ends: the client leaves (a write fails), falls too far
    * behind (an {@code infoEvent} then says so), loses access to its one conversation, or the node stops.
+   *
+   * <p>The first event is {@code infoEvent} "ready", written once the stream has joined its feeds and fixed
+   * its starting positions: its cursor is that start, and a client that has seen it misses nothing
+   * committed from then on (nor anything after the start, if it resumes from that cursor).
    */
   void run(EventSink sink) {
-    run(sink, () -> { });
-  }
-
-  /** What a transport does once the stream's starting position is fixed (SSE: send the headers). */
-  @FunctionalInterface
-  interface Ready {
-    void now() throws IOException;
-  }
-
-  /**
-   * Runs the stream; {@code ready} is called after the stream has joined its feeds and fixed its starting
-   * positions, and before anything is written, so a client that sees the response has a stream that
-   * misses nothing committed from then on.
-   */
-  void run(EventSink sink, Ready ready) {
     hub.metrics().opened(transport);
     hub.register(this);
     try {
-      start(sink, ready);
+      start(sink);
       while (carriesSomething()) { // ends when a write fails, or on Stop
         switch (next()) {
           case Idle i -> sink.keepalive();
           case Stop s -> {
             if (s.why() == End.SLOW) {
-              sink.event("infoEvent", null, SLOW_CONSUMER);
+              sink.event("infoEvent", lastId, Json.write(new Info(lastId, SLOW_CONSUMER, SLOW_CONSUMER)));
+              sink.error("ConsumerTooSlow", "the client fell behind; resume from the last cursor");
             }
             return;
           }
@@ -238,6 +232,7 @@ final class Subscription {
           case Send s -> send(sink, s.item());
         }
       }
+      sink.error("NotMember", "no longer a member of the conversation");
     } catch (IOException e) {
       log.debug("stream client went away: {}", e.toString());
     } catch (RuntimeException e) {
@@ -251,6 +246,9 @@ final class Subscription {
       hub.metrics().closed(transport);
     }
   }
+
+  /** {@code infoEvent}: the seed lexicon's {@code cursor} and {@code info}, and API.md's {@code reason}. */
+  private record Info(String cursor, String info, String reason) {}
 
   private boolean carriesSomething() {
     return oneConvo == null || carried.containsKey(oneConvo);
@@ -291,8 +289,11 @@ final class Subscription {
     }
   }
 
-  /** Joins the feeds, then positions every conversation and backfills those behind their head. */
-  private void start(EventSink sink, Ready ready) throws IOException {
+  /**
+   * Joins the feeds, positions every conversation, says "ready" with the start's cursor, then backfills the
+   * conversations behind their head.
+   */
+  private void start(EventSink sink) throws IOException {
     Map<String, Long> joined = oneConvo != null
         ? hub.db().withHandle(h -> hub.store().membership(h, oneConvo, did)).map(j -> Map.of(oneConvo, j)).orElse(Map.of())
         : hub.db().withHandle(h -> hub.store().memberships(h, did));
@@ -314,7 +315,11 @@ final class Subscription {
         behind.add(convo);
       }
     });
-    ready.now();
+    if (!carriesSomething()) {
+      return; // lost its one conversation since the request was checked
+    }
+    lastId = oneConvo != null ? carried.get(oneConvo).toString() : cursor.start(carried);
+    sink.event("infoEvent", lastId, Json.write(new Info(lastId, READY, null)));
     for (String convo : behind) {
       catchUp(sink, convo);
     }
@@ -397,6 +402,7 @@ final class Subscription {
     }
     carried.put(e.convoId(), e.position());
     String id = oneConvo != null ? e.positionText() : cursor.idFor(e.convoId(), e.position(), carried);
+    lastId = id;
     sink.entry(e, id);
     if (live) {
       hub.metrics().fanOut(hub.clock().millis() - e.createdAt());

@@ -10,39 +10,51 @@ import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
 
 /**
- * WebSocket framing: one text frame per event, the event object with {@code $type} naming it first
- * ({@code {"$type": "blue.catbird.mls.defs#messageEvent", "cursor": …, "message": …}}, as the
- * subscribeConvoEvents lexicon says); pings when idle. Sends block until Jetty has written the frame, so
- * the stream's bounded outbox — not Jetty's queue — is what absorbs a slow client.
+ * WebSocket framing, as the AT Protocol frames lexicon subscriptions: by default one binary frame per event
+ * (DAG-CBOR header {@code {op: 1, t: "#messageEvent"}}, then the DAG-CBOR event object) and an error frame
+ * ({@code {op: -1}}, {@code {error, message}}) before the server ends a stream for a reason the client must
+ * know; with {@code encoding=json}, one JSON text frame per event with its {@code $type} instead. Pings
+ * when idle. Sends block until Jetty has written the frame, so the stream's bounded outbox — not Jetty's
+ * queue — is what absorbs a slow client.
  */
 final class WsSink implements EventSink {
-  private static final String DEFS = "blue.catbird.mls.defs#";
   private final Session session;
   private final Duration writeTimeout;
+  private final Framing framing;
 
-  WsSink(Session session, Duration writeTimeout) {
+  WsSink(Session session, Duration writeTimeout, Framing framing) {
+    if (framing == Framing.SSE) {
+      throw new IllegalArgumentException("not a WebSocket framing");
+    }
     this.session = session;
     this.writeTimeout = writeTimeout;
+    this.framing = framing;
   }
 
   @Override
   public void event(String type, String id, String json) throws IOException {
-    send(frame(type, json));
+    send(framing.encode(type, id, json));
   }
 
   @Override
   public void entry(LogEntry entry, String id) throws IOException {
-    send(entry.wsFrame(id));
+    send(entry.frame(framing, id));
   }
 
-  /** One event as a text frame. */
-  static String frame(String type, String json) {
-    return Outbound.withField("$type", DEFS + type, json);
+  @Override
+  public void error(String error, String message) throws IOException {
+    if (framing == Framing.WS_CBOR) {
+      send(DagCbor.error(error, message));
+    }
   }
 
-  private void send(String frame) throws IOException {
+  private void send(Object frame) throws IOException {
     Callback.Completable sent = new Callback.Completable();
-    session.sendText(frame, sent);
+    if (frame instanceof byte[] binary) {
+      session.sendBinary(ByteBuffer.wrap(binary), sent);
+    } else {
+      session.sendText((String) frame, sent);
+    }
     await(sent);
   }
 

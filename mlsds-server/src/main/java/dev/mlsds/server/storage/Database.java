@@ -12,6 +12,7 @@ import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.output.MigrateResult;
 import java.util.concurrent.locks.ReentrantLock;
+import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.HandleCallback;
 import org.jdbi.v3.core.JdbiException;
 import org.jdbi.v3.core.Jdbi;
@@ -46,6 +47,16 @@ public final class Database implements AutoCloseable {
 
   /** Opens a pool on {@code jdbcUrl} (creating the SQLite file's folder if needed); does not migrate. */
   public static Database open(String jdbcUrl, MeterRegistry metrics) {
+    return open(jdbcUrl, metrics, "FULL");
+  }
+
+  /**
+   * As {@link #open(String, MeterRegistry)}, with SQLite's {@code synchronous} mode: {@code FULL} (the
+   * default: WAL is synced at every commit, so an acknowledged write survives power loss) or
+   * {@code NORMAL} (faster; the last commits before a power cut or OS crash may roll back, and their
+   * seqs be handed out again). PostgreSQL ignores it.
+   */
+  public static Database open(String jdbcUrl, MeterRegistry metrics, String sqliteSynchronous) {
     Dialect dialect = Dialect.forUrl(jdbcUrl);
     HikariConfig hc = new HikariConfig();
     hc.setPoolName("mlsds");
@@ -66,7 +77,7 @@ public final class Database implements AutoCloseable {
       }
       hc.setJdbcUrl(jdbcUrl);
       hc.addDataSourceProperty("journal_mode", "WAL");
-      hc.addDataSourceProperty("synchronous", "NORMAL");
+      hc.addDataSourceProperty("synchronous", sqliteSynchronous);
       hc.addDataSourceProperty("busy_timeout", "10000");
       hc.addDataSourceProperty("foreign_keys", "true");
       hc.addDataSourceProperty("transaction_mode", "IMMEDIATE");
@@ -117,7 +128,13 @@ public final class Database implements AutoCloseable {
    * does; notifications are sent after this returns). On SQLite, writers take a fair in-process lock
    * first, so they queue in arrival order instead of sleeping in SQLite's busy handler.
    */
-  public <R, X extends Exception> R inTransaction(HandleCallback<R, X> work) throws X {
+  public <R, X extends Exception> R inTransaction(HandleCallback<R, X> callback) throws X {
+    Participant participant = PARTICIPANT.get();
+    HandleCallback<R, X> work = participant == null ? callback : h -> {
+      R result = callback.withHandle(h);
+      participant.join(h);
+      return result;
+    };
     if (dialect == Dialect.SQLITE) {
       sqliteWriters.lock();
       try {
@@ -134,6 +151,33 @@ public final class Database implements AutoCloseable {
           throw e;
         }
         log.info("transaction aborted by PostgreSQL ({}); running it again (attempt {})", sqlState(e), attempt + 1);
+      }
+    }
+  }
+
+  /**
+   * Work that joins, at its end, every transaction {@link #inTransaction} runs on the installing thread
+   * while it is installed: what the request wrote and what the participant writes commit or roll back
+   * together. The idempotency record uses it to be written atomically with the work it records.
+   */
+  public interface Participant {
+    /** Runs inside the transaction, after its work; throwing rolls the whole transaction back. */
+    void join(Handle h);
+  }
+
+  private static final ThreadLocal<Participant> PARTICIPANT = new ThreadLocal<>();
+
+  /** Runs {@code call} on this thread with {@code participant} joining each of its transactions. */
+  public static <R> R withParticipant(Participant participant, java.util.concurrent.Callable<R> call) throws Exception {
+    Participant previous = PARTICIPANT.get();
+    PARTICIPANT.set(participant);
+    try {
+      return call.call();
+    } finally {
+      if (previous == null) {
+        PARTICIPANT.remove();
+      } else {
+        PARTICIPANT.set(previous);
       }
     }
   }
@@ -183,6 +227,18 @@ public final class Database implements AutoCloseable {
 
   public String url() {
     return url;
+  }
+
+  /** The SQLite database file, when this is a file-backed SQLite database. */
+  public java.util.Optional<Path> sqliteFile() {
+    if (dialect != Dialect.SQLITE) {
+      return java.util.Optional.empty();
+    }
+    String file = url.substring("jdbc:sqlite:".length());
+    int q = file.indexOf('?');
+    String path = q >= 0 ? file.substring(0, q) : file;
+    return path.isEmpty() || path.equals(":memory:") || path.startsWith("file:")
+        ? java.util.Optional.empty() : java.util.Optional.of(Path.of(path));
   }
 
   @Override

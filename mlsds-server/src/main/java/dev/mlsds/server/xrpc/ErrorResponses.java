@@ -1,5 +1,6 @@
 package dev.mlsds.server.xrpc;
 
+import dev.mlsds.server.storage.DatabaseFaults;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
 import io.javalin.http.HttpResponseException;
@@ -19,10 +20,24 @@ public final class ErrorResponses {
   private ErrorResponses() {}
 
   public static void install(JavalinConfig cfg) {
+    install(cfg, 5);
+  }
+
+  /**
+   * Installs the handlers; a database that is unavailable (see {@link DatabaseFaults}) is a 503
+   * {@code Unavailable} with {@code Retry-After: retryAfterSeconds}, never a 500 (API.md §1).
+   */
+  public static void install(JavalinConfig cfg, long retryAfterSeconds) {
     cfg.routes.exception(XrpcException.class, (e, ctx) -> write(ctx, e));
     cfg.routes.exception(HttpResponseException.class, (e, ctx) -> write(ctx, fromJavalin(e)));
     cfg.routes.exception(Exception.class, (e, ctx) -> {
       String id = ctx.attribute(RequestIds.ATTRIBUTE);
+      if (DatabaseFaults.isUnavailable(e)) {
+        log.warn("database unavailable handling {} {} (request {}): {}", ctx.method(), ctx.path(), id, rootMessage(e));
+        write(ctx, new XrpcException(XrpcError.Unavailable, "the database is unavailable; retry later (request "
+            + id + ")", Map.of(), retryAfterSeconds));
+        return;
+      }
       log.error("internal error handling {} {} (request {})", ctx.method(), ctx.path(), id, e);
       write(ctx, new XrpcException(XrpcError.InternalError, "internal error (request " + id + ")"));
     });
@@ -31,6 +46,14 @@ public final class ErrorResponses {
         write(ctx, new XrpcException(XrpcError.NotFound, "no such endpoint: " + ctx.path()));
       }
     });
+  }
+
+  private static String rootMessage(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
+    }
+    return t.getClass().getSimpleName() + ": " + t.getMessage();
   }
 
   private static XrpcException fromJavalin(HttpResponseException e) {

@@ -7,6 +7,7 @@ import dev.mlsds.server.auth.Did;
 import dev.mlsds.server.limits.InFlight;
 import dev.mlsds.server.limits.LargeBodies;
 import dev.mlsds.server.limits.RateLimiter;
+import dev.mlsds.server.limits.ResponseMemory;
 import io.javalin.http.Context;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -90,9 +91,12 @@ public final class XrpcRouter {
    * endpoints), so those get exactly the same checks.
    */
   public Did authenticate(Context ctx, String nsid) {
-    Did caller = authenticator.authenticate(ctx.header("Authorization"), nsid);
-    rateLimiter.check(caller, nsid);
-    return caller;
+    return authenticate(ctx, nsid, true);
+  }
+
+  private Did authenticate(Context ctx, String nsid, boolean readOnly) {
+    return authenticator.authenticate(ctx.header("Authorization"), nsid, readOnly, ctx.ip(),
+        caller -> rateLimiter.check(caller, nsid));
   }
 
   /** The Javalin handler for {@code /xrpc/{nsid}} on every HTTP method. */
@@ -110,7 +114,7 @@ public final class XrpcRouter {
       throw XrpcException.methodNotAllowed(
           nsid + " is a " + (m.kind() == Kind.QUERY ? "query: use GET" : "procedure: use POST"));
     }
-    Did caller = authenticate(ctx, nsid);
+    Did caller = authenticate(ctx, nsid, m.kind() == Kind.QUERY);
     try (InFlight.Permit permit = inFlight.acquire(caller)) {
       readAndDispatch(ctx, m, nsid, caller);
     }
@@ -138,8 +142,13 @@ public final class XrpcRouter {
       ctx.status(r.status()).contentType("application/json").result(r.body());
       return;
     }
-    Object out = m.handler().handle(call);
-    ResponseWriter.json(ctx, 200, out == null ? Map.of() : out);
+    ResponseMemory.open();
+    try {
+      Object out = m.handler().handle(call);
+      ResponseWriter.json(ctx, 200, out == null ? Map.of() : out);
+    } finally {
+      ResponseMemory.close(); // the page's rows are written out: their bytes may go to another response
+    }
   }
 
   private static Idempotency.Result invoke(Method m, XrpcCall call) throws Exception {

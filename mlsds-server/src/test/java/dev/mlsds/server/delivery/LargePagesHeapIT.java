@@ -37,14 +37,18 @@ import org.junit.jupiter.api.Test;
  * H1 (security review): a member who stored many large messages could make any getMessages/getCommits
  * call build a response of GBs and kill the node with OutOfMemoryError. Here 24 messages of 3 MiB (12
  * of them commits, 72 MiB in all) are stored, then a node in a child JVM with {@code -Xmx128m} serves
- * four concurrent readers asking for {@code limit=500} pages and every commit: each page stops at the
- * 8 MiB byte budget with an honest {@code hasMore}, every message is reached by paging, and the child
- * never logs an OutOfMemoryError.
+ * six concurrent readers asking for {@code limit=500} pages and every commit: each page stops at the
+ * 8 MiB byte budget with an honest {@code hasMore}, the pages being written at once share 16 MiB of
+ * response memory (the readers queue for it), every message is reached by paging, and the child never
+ * logs an OutOfMemoryError.
  */
 class LargePagesHeapIT {
   static final int PAIRS = 12;
   static final int SIZE = 3 * 1024 * 1024;
   static final String HEAP = "-Xmx128m";
+  static final int READERS = 6;
+  /** Room for two 6 MiB pages at once: the six readers queue for it (ResponseMemory). */
+  static final long RESPONSE_MEMORY = 16L * 1024 * 1024;
 
   @Test
   @DisplayName("H1: huge pages on SQLite are cut by bytes, served from a 128 MiB heap, no OutOfMemoryError")
@@ -99,7 +103,7 @@ class LargePagesHeapIT {
       TestUser reader = alice.on(http);
       try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
         List<Future<?>> readers = new ArrayList<>();
-        for (int i = 0; i < 4; i++) {
+        for (int i = 0; i < READERS; i++) {
           readers.add(pool.submit(() -> {
             readAllMessages(reader, convo);
             readAllCommits(reader, convo);
@@ -185,14 +189,14 @@ class LargePagesHeapIT {
     return new ProcessBuilder(command).redirectErrorStream(true).start();
   }
 
-  /** The node under test, in the child JVM: default limits (a byte budget of 8 MiB per page). */
+  /** The node under test, in the child JVM: default limits (8 MiB per page), 16 MiB of response memory. */
   public static final class Node {
     public static void main(String[] args) {
       StorageLimits d = StorageLimits.defaults();
       long pageMaxBytes = args.length > 1 ? Long.parseLong(args[1]) : d.pageMaxBytes();
       StorageLimits storage = new StorageLimits(pageMaxBytes, d.devicesPerDid(), d.userMaxStoredBytes(),
           d.userMaxStoredMessages(), d.userMaxOpenConvos(), d.storedBytesPerMinute(), d.messageRetention(),
-          d.finishedRetention());
+          d.finishedRetention(), RESPONSE_MEMORY, d.streamCursorsPerDid());
       Server server = Wiring.build(TestServers.config(args[0]).withStorage(storage), Clock.systemUTC()).start();
       System.out.println("PORT " + server.port());
       System.out.flush();

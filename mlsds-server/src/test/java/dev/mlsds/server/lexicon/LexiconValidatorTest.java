@@ -247,17 +247,21 @@ class LexiconValidatorTest {
   // ---- bytes
 
   @Test
-  void bytesMustBeDollarBytesWithUnpaddedStandardBase64() {
-    accepts("\"data\": {\"$bytes\": \"AQI\"}");
+  void bytesMustBeDollarBytesWithPaddedStandardBase64() {
+    accepts("\"data\": {\"$bytes\": \"AQI=\"}");
+    accepts("\"data\": {\"$bytes\": \"AQ==\"}");
+    accepts("\"data\": {\"$bytes\": \"AQID\"}");
     accepts("\"data\": {\"$bytes\": \"\"}");
-    rejects("\"data\": \"AQI\"", "$.data", "bytes");
-    rejects("\"data\": {\"$bytes\": \"AQI=\"}", "$.data.$bytes", "bytes");
-    rejects("\"data\": {\"$bytes\": \"-_8\"}", "$.data.$bytes", "bytes"); // URL alphabet
-    rejects("\"data\": {\"$bytes\": \"AQJ\"}", "$.data.$bytes", "bytes"); // non-zero trailing bits
+    rejects("\"data\": \"AQI=\"", "$.data", "bytes");
+    rejects("\"data\": {\"$bytes\": \"AQI\"}", "$.data.$bytes", "bytes"); // unpadded: Foundation refuses it
+    rejects("\"data\": {\"$bytes\": \"AQ\"}", "$.data.$bytes", "bytes");
+    rejects("\"data\": {\"$bytes\": \"AQI==\"}", "$.data.$bytes", "bytes");
+    rejects("\"data\": {\"$bytes\": \"-_8=\"}", "$.data.$bytes", "bytes"); // URL alphabet
+    rejects("\"data\": {\"$bytes\": \"AQJ=\"}", "$.data.$bytes", "bytes"); // non-zero trailing bits
     rejects("\"data\": {\"$bytes\": \"AQIDB\"}", "$.data.$bytes", "bytes"); // impossible length
-    rejects("\"data\": {\"$bytes\": \"AQI\", \"x\": 1}", "$.data", "bytes");
+    rejects("\"data\": {\"$bytes\": \"AQI=\", \"x\": 1}", "$.data", "bytes");
     rejects("\"data\": {\"$bytes\": 12}", "$.data", "bytes");
-    rejects("\"data\": {\"$bytes\": \"AQIDBA\"}", "$.data", "maxLength"); // 4 bytes > 3
+    rejects("\"data\": {\"$bytes\": \"AQIDBA==\"}", "$.data", "maxLength"); // 4 bytes > 3
   }
 
   // ---- arrays, refs, unions, unknown
@@ -340,9 +344,12 @@ class LexiconValidatorTest {
 
   @Test
   void eventsAreCheckedByName() {
-    assertThat(v.event("test.lex.stream", "tick", json("{\"cursor\": \"1\", \"n\": 2}"))).isEmpty();
-    assertThat(v.event("test.lex.stream", "b", json("{\"y\": 2}"))).isEmpty();
-    assertThat(v.event("test.lex.stream", "tick", json("{\"cursor\": \"1\"}"))).extracting(Violation::path).containsExactly("$.n");
+    assertThat(v.event("test.lex.stream", "tick", json("{\"$type\": \"test.lex.stream#tick\", \"cursor\": \"1\", \"n\": 2}"))).isEmpty();
+    assertThat(v.event("test.lex.stream", "b", json("{\"$type\": \"test.lex.defs#b\", \"y\": 2}"))).isEmpty();
+    assertThat(v.event("test.lex.stream", "tick", json("{\"$type\": \"test.lex.stream#tick\", \"cursor\": \"1\"}")))
+        .extracting(Violation::path).containsExactly("$.n");
+    assertThat(v.event("test.lex.stream", "tick", json("{\"cursor\": \"1\", \"n\": 2}"))).extracting(Violation::path)
+        .containsExactly("$.$type");
     assertThat(v.event("test.lex.stream", "tock", json("{}"))).extracting(Violation::rule).containsExactly("event");
     assertThat(v.event("test.lex.thing", "tick", json("{}"))).extracting(Violation::rule).containsExactly("lexicon");
   }
@@ -357,13 +364,18 @@ class LexiconValidatorTest {
 
   @Test
   void serverSentEventStreams() {
-    String good = ":keepalive\n\nevent: tick\nid: 7\ndata: {\"cursor\": \"7\",\ndata:  \"n\": 1}\n\nevent: b\r\ndata: {}\r\n\r\n";
+    String good = ":keepalive\n\nevent: tick\nid: 7\ndata: {\"$type\": \"test.lex.stream#tick\", \"cursor\": \"7\",\ndata:  \"n\": 1}\n\n"
+        + "event: b\r\ndata: {\"$type\": \"test.lex.defs#b\"}\r\n\r\n";
     assertThat(v.sse("test.lex.stream", good)).isEmpty();
-    assertThat(v.sse("test.lex.stream", "event: tick\nid: 8\ndata: {\"cursor\": \"7\", \"n\": 1}\n\n"))
+    assertThat(v.sse("test.lex.stream", "event: tick\nid: 8\ndata: {\"$type\": \"test.lex.stream#tick\", \"cursor\": \"7\", \"n\": 1}\n\n"))
         .extracting(Violation::rule).containsExactly("sse");
+    assertThat(v.sse("test.lex.stream", "event: tick\nid: 7\ndata: {\"cursor\": \"7\", \"n\": 1}\n\n"))
+        .extracting(Violation::path).containsExactly("event[0] tick $.$type");
+    assertThat(v.sse("test.lex.stream", "event: tick\nid: 7\ndata: {\"$type\": \"test.lex.defs#b\", \"cursor\": \"7\", \"n\": 1}\n\n"))
+        .extracting(Violation::rule).containsExactly("undeclared");
     assertThat(v.sse("test.lex.stream", "data: {\"y\": 1}\n\n")).extracting(Violation::rule).containsExactly("sse");
     assertThat(v.sse("test.lex.stream", "event: b\ndata: {not json\n\n")).extracting(Violation::rule).containsExactly("sse");
-    assertThat(v.sse("test.lex.stream", "event: b\ndata: {\"y\": \"1\"}\n\n"))
+    assertThat(v.sse("test.lex.stream", "event: b\ndata: {\"$type\": \"test.lex.defs#b\", \"y\": \"1\"}\n\n"))
         .extracting(Violation::path, Violation::rule).containsExactly(org.assertj.core.groups.Tuple.tuple("event[0] b $.y", "integer"));
   }
 
@@ -397,9 +409,9 @@ class LexiconValidatorTest {
         .isInstanceOf(AssertionError.class).hasMessageContaining("$.latestSeq: required: missing");
     URI stream = URI.create("http://127.0.0.1:1/xrpc/blue.catbird.mls.streamConvoEvents");
     LexiconValidator.checkHttp("GET", stream, 200, "text/event-stream",
-        "event: infoEvent\ndata: {\"reason\": \"slow-consumer\"}\n\n");
+        "event: infoEvent\nid: 4\ndata: {\"$type\": \"blue.catbird.mls.streamConvoEvents#infoEvent\", \"cursor\": \"4\", \"info\": \"ready\"}\n\n");
     assertThatThrownBy(() -> LexiconValidator.checkHttp("GET", stream, 200, "text/event-stream; charset=utf-8",
-        "event: membershipEvent\nid: 3\ndata: {\"cursor\": \"3\", \"convoId\": \"ab\", \"did\": \"did:plc:a\", \"action\": \"remove\", \"epoch\": 2}\n\n"))
+        "event: membershipEvent\nid: 3\ndata: {\"$type\": \"blue.catbird.mls.streamConvoEvents#membershipEvent\", \"cursor\": \"3\", \"convoId\": \"ab\", \"did\": \"did:plc:a\", \"action\": \"remove\", \"epoch\": 2}\n\n"))
         .isInstanceOf(AssertionError.class).hasMessageContaining("$.action: knownValues:");
   }
 

@@ -315,8 +315,13 @@ abstract class RealtimeStreamContract {
       SseClient.sleep(500);
       InputStream in = raw.getInputStream();
       String all = new String(in.readAllBytes(), StandardCharsets.UTF_8); // the server closes the connection
-      assertThat(all).contains("event: infoEvent\ndata: {\"reason\":\"slow-consumer\"}");
-      assertThat(all.indexOf("infoEvent")).isGreaterThan(all.lastIndexOf("messageEvent"));
+      assertThat(all).startsWith("HTTP/1.1 200");
+      // The stream began with "ready" and ends with "slow-consumer", its cursor the last event's.
+      assertThat(all).containsPattern("event: infoEvent\ndata: \\{\"\\$type\":\"blue.catbird.mls.streamConvoEvents#infoEvent\","
+          + "\"cursor\":\"[0-9]+\",\"info\":\"ready\"}");
+      assertThat(all).containsPattern("id: ([0-9]+)\nevent: infoEvent\ndata: \\{\"\\$type\":\"blue.catbird.mls.streamConvoEvents#infoEvent\","
+          + "\"cursor\":\"\\1\",\"info\":\"slow-consumer\",\"reason\":\"slow-consumer\"}");
+      assertThat(all.indexOf("slow-consumer")).isGreaterThan(all.lastIndexOf("messageEvent"));
     }
   }
 
@@ -382,17 +387,38 @@ abstract class RealtimeStreamContract {
     send(http, alice, c);
     WsClient.Opened ws = WsClient.open(wsUrl(ticket(alice), "&cursor=0&convoId=" + c.id()));
     assertThat(ws.status()).isEqualTo(101);
-    try (WsClient w = ws.client(); SseClient s = stream(alice, "?cursor=0&convoId=" + c.id())) {
+    WsClient.Opened json = WsClient.open(wsUrl(ticket(alice), "&cursor=0&encoding=json&convoId=" + c.id()));
+    assertThat(json.status()).isEqualTo(101);
+    try (WsClient w = ws.client(); WsClient j = json.client(); SseClient s = stream(alice, "?cursor=0&convoId=" + c.id())) {
+      assertThat(List.of(w.start, j.start)).containsOnly(s.start);
       add(http, alice, c, bob);
       send(http, alice, c);
       List<StreamEvent> sse = s.drain(QUIET);
       assertThat(sse).hasSize(4);
-      List<StreamEvent> frames = new ArrayList<>();
-      for (int i = 0; i < sse.size(); i++) {
-        frames.add(w.next(WAIT));
+      for (WsClient client : List.of(w, j)) { // binary DAG-CBOR frames, and JSON text frames
+        List<StreamEvent> frames = new ArrayList<>();
+        for (int i = 0; i < sse.size(); i++) {
+          frames.add(client.next(WAIT));
+        }
+        assertThat(frames).isEqualTo(sse);
+        assertThat(client.poll(QUIET)).isNull();
       }
-      assertThat(frames).isEqualTo(sse);
-      assertThat(w.poll(QUIET)).isNull();
+    }
+    assertThat(WsClient.open(wsUrl(ticket(alice), "&encoding=xml")).status()).isEqualTo(400);
+  }
+
+  @Test
+  void aWebSocketThatLosesItsConversationEndsWithAnErrorFrame() {
+    TestUser alice = user();
+    TestUser bob = user();
+    Convo c = create(http, alice);
+    add(http, alice, c, bob);
+    WsClient.Opened ws = WsClient.open(wsUrl(ticket(bob), "&convoId=" + c.id()));
+    assertThat(ws.status()).isEqualTo(101);
+    try (WsClient w = ws.client()) {
+      remove(http, alice, c, bob);
+      assertThat(w.poll(WAIT)).isNull();
+      assertThat(w.error()).isEqualTo("NotMember");
     }
   }
 

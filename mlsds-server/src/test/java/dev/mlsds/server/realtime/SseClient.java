@@ -24,7 +24,9 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A test client of streamConvoEvents: reads the Server-Sent Events on its own thread into a queue,
- * checking every event against the lexicon (and that its {@code id:} is its data's cursor).
+ * checking every event against the lexicon (its data names itself with {@code $type}, and its {@code id:}
+ * is its data's cursor). {@link #open} returns once the stream has said "ready" (its first event), so the
+ * stream misses nothing the test does afterwards.
  */
 final class SseClient implements AutoCloseable {
   static final String NSID = "blue.catbird.mls.streamConvoEvents";
@@ -36,6 +38,8 @@ final class SseClient implements AutoCloseable {
   private final BlockingQueue<Object> queue = new LinkedBlockingQueue<>();
   final AtomicInteger keepalives = new AtomicInteger();
   private volatile boolean ended;
+  /** The cursor of the stream's start (its "ready" event). */
+  String start;
 
   private SseClient(InputStream body) {
     this.body = body;
@@ -56,7 +60,12 @@ final class SseClient implements AutoCloseable {
         throw new AssertionError("stream refused: " + r.statusCode() + " " + err);
       }
       assertThat(r.headers().firstValue("Content-Type").orElse("")).startsWith("text/event-stream");
-      return new SseClient(r.body());
+      SseClient c = new SseClient(r.body());
+      StreamEvent ready = c.next(Duration.ofSeconds(10));
+      assertThat(ready.type()).isEqualTo("infoEvent");
+      assertThat(ready.data().get("info").asText()).isEqualTo("ready");
+      c.start = ready.id();
+      return c;
     } catch (IOException e) {
       throw new AssertionError(e);
     } catch (InterruptedException e) {
@@ -111,6 +120,10 @@ final class SseClient implements AutoCloseable {
       if (node.has("cursor") && !node.get("cursor").asText().equals(id)) {
         return new AssertionError("id " + id + " is not the data's cursor: " + data);
       }
+      if (!node.get("$type").asText().equals(NSID + "#" + type)) {
+        return new AssertionError("$type does not name the event " + type + ": " + data);
+      }
+      ((com.fasterxml.jackson.databind.node.ObjectNode) node).remove("$type");
       return new StreamEvent(type, id, node);
     } catch (IOException e) {
       return new AssertionError("data is not JSON: " + data);

@@ -1,0 +1,30 @@
+package dev.mlsds.server.storage;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.sql.SQLException;
+import java.sql.SQLTransientConnectionException;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.sqlite.SQLiteErrorCode;
+import org.sqlite.SQLiteException;
+
+class DatabaseFaultsTest {
+  @Test
+  @DisplayName("M2: connection loss, PostgreSQL disk full and shutdown, pool timeouts and SQLite FULL/READONLY/IOERR count as unavailable; bugs do not")
+  void classifies() {
+    for (String state : new String[] {"08006", "08001", "53100", "53200", "57P01", "57P03", "25006"}) {
+      assertThat(DatabaseFaults.isUnavailable(new RuntimeException(new SQLException("x", state)))).as(state).isTrue();
+    }
+    assertThat(DatabaseFaults.isUnavailable(new SQLTransientConnectionException("pool timeout"))).isTrue();
+    for (SQLiteErrorCode code : new SQLiteErrorCode[] {SQLiteErrorCode.SQLITE_FULL, SQLiteErrorCode.SQLITE_READONLY,
+        SQLiteErrorCode.SQLITE_IOERR_WRITE, SQLiteErrorCode.SQLITE_BUSY}) {
+      assertThat(DatabaseFaults.isUnavailable(new IllegalStateException(new SQLiteException("x", code)))).as(code.name())
+          .isTrue();
+    }
+    assertThat(DatabaseFaults.isUnavailable(new SQLException("syntax", "42601"))).isFalse();
+    assertThat(DatabaseFaults.isUnavailable(new SQLException("unique", "23505"))).isFalse();
+    assertThat(DatabaseFaults.isUnavailable(new SQLiteException("x", SQLiteErrorCode.SQLITE_CONSTRAINT))).isFalse();
+    assertThat(DatabaseFaults.isUnavailable(new IllegalStateException("bug"))).isFalse();
+  }
+}
