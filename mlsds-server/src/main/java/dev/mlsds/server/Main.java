@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
 @Command(name = "mlsds", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "An MLS (RFC 9420) Delivery Service for AT Protocol accounts.",
     subcommands = {Main.Serve.class, Main.Migrate.class, Main.PrintVersion.class, TokenCommand.class,
-        InspectCommand.class, BackupCommand.class})
+        InspectCommand.class, BackupCommand.class, HealthcheckCommand.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
@@ -92,7 +92,7 @@ public final class Main implements Runnable {
         description = "platform threads validating KeyPackages; 0 = half the cores (MLSDS_VALIDATION_THREADS)")
     int validationThreads;
 
-    @Option(names = "--in-flight-per-caller", defaultValue = "${env:MLSDS_IN_FLIGHT_PER_CALLER:-8}",
+    @Option(names = "--in-flight-per-caller", defaultValue = "${env:MLSDS_IN_FLIGHT_PER_CALLER:-32}",
         description = "XRPC requests one caller may have running at once (MLSDS_IN_FLIGHT_PER_CALLER)")
     int inFlightPerCaller;
 
