@@ -24,6 +24,8 @@ import org.slf4j.LoggerFactory;
  *   ahead and {@code 0 < exp - iat} ≤ the configured maximum, else {@code InvalidToken};</li>
  *   <li>{@code aud} equal to the service DID (or with {@code #atproto_mls}), else {@code BadTokenAudience};
  *   {@code lxm} equal to the NSID called, else {@code BadTokenMethod};</li>
+ *   <li>a source address that has not used up its budget of tokens needing a DID fetch or failing
+ *   ({@link AddressLimiter}), else {@code RateLimitExceeded};</li>
  *   <li>low-S signature by the issuer's key, re-resolving the DID once if it fails (key rotation), else
  *   {@code InvalidToken}; the key's curve must be the one {@code alg} names;</li>
  *   <li>{@code jti} not used before by this issuer ({@link ReplayStore}), else {@code TokenReplayed}.</li>
@@ -40,6 +42,7 @@ public final class ServiceAuthenticator implements Authenticator {
   private final Clock clock;
   private final DidResolver resolver;
   private final ReplayStore replays;
+  private final AddressLimiter addresses;
 
   public ServiceAuthenticator(Config config, Clock clock, DidResolver resolver, ReplayStore replays) {
     this.audience = config.serviceDid();
@@ -48,6 +51,7 @@ public final class ServiceAuthenticator implements Authenticator {
     this.clock = clock;
     this.resolver = resolver;
     this.replays = replays;
+    this.addresses = new AddressLimiter(config.bounds().didFailuresPerAddressPerMinute());
   }
 
   @Override
@@ -57,6 +61,18 @@ public final class ServiceAuthenticator implements Authenticator {
 
   @Override
   public Did authenticate(String authorizationHeader, String nsid, boolean readOnly, String sourceAddress,
+      Consumer<Did> verified) {
+    try {
+      return check(authorizationHeader, nsid, readOnly, sourceAddress, verified);
+    } catch (XrpcException e) {
+      if (e.status() == 401) {
+        addresses.spend(sourceAddress);
+      }
+      throw e;
+    }
+  }
+
+  private Did check(String authorizationHeader, String nsid, boolean readOnly, String sourceAddress,
       Consumer<Did> verified) {
     ServiceToken token = ServiceToken.parse(bearer(authorizationHeader));
     long now = Math.floorDiv(clock.millis(), 1000);
@@ -82,6 +98,10 @@ public final class ServiceAuthenticator implements Authenticator {
       throw invalid("signature is not low-S");
     }
     Did issuer = token.issuer();
+    addresses.requireBudget(sourceAddress);
+    if (!resolver.isCached(issuer)) {
+      addresses.spendForFetch(sourceAddress);
+    }
     if (!verify(issuer, token)) {
       throw invalid("bad signature for " + issuer);
     }
