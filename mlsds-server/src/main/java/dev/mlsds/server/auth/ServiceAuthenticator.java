@@ -14,14 +14,17 @@ import org.slf4j.LoggerFactory;
  * Verifies AT Protocol inter-service tokens (docs/api.md §2) and returns the caller's DID.
  *
  * <p>The caller is the token's {@code iss} (fragment stripped), and only if the token is signed by that
- * DID's {@code #atproto} key; {@code sub} is never read. Checks, cheapest first so junk costs no network
- * or database work:
+ * DID's {@code #atproto} key; {@code sub} is not read, except when {@code iss} is one of the operator's
+ * delegating issuers ({@code MLSDS_DELEGATING_ISSUERS}, empty by default: a gateway that signs for its
+ * users, as Catbird's did in 2026): then the token must carry {@code sub}, a DID, and that DID is the caller.
+ * Checks, cheapest first so junk costs no network or database work:
  * <ol>
  *   <li>{@code Authorization: Bearer} present, else {@code AuthenticationRequired};</li>
  *   <li>structure, {@code alg} ES256K/ES256 only, 64-byte signature ({@link ServiceToken}), else
  *   {@code InvalidToken};</li>
  *   <li>{@code exp} in the future, else {@code ExpiredToken}; {@code iat} at most {@link #SKEW_SECONDS}
- *   ahead and {@code 0 < exp - iat} ≤ the configured maximum, else {@code InvalidToken};</li>
+ *   ahead and {@code 0 < exp - iat} ≤ the configured maximum, else {@code InvalidToken}; a token without
+ *   {@code iat} (older PDS builds) is bounded by {@code exp - now} ≤ the same maximum instead;</li>
  *   <li>{@code aud} equal to the service DID (or with {@code #atproto_mls}), else {@code BadTokenAudience};
  *   {@code lxm} equal to the NSID called, else {@code BadTokenMethod};</li>
  *   <li>a source address that has not used up its budget of tokens needing a DID fetch or failing
@@ -43,6 +46,7 @@ public final class ServiceAuthenticator implements Authenticator {
   private final DidResolver resolver;
   private final ReplayStore replays;
   private final AddressLimiter addresses;
+  private final java.util.Set<String> delegatingIssuers;
 
   public ServiceAuthenticator(Config config, Clock clock, DidResolver resolver, ReplayStore replays) {
     this.audience = config.serviceDid();
@@ -52,6 +56,7 @@ public final class ServiceAuthenticator implements Authenticator {
     this.resolver = resolver;
     this.replays = replays;
     this.addresses = new AddressLimiter(config.bounds().didFailuresPerAddressPerMinute());
+    this.delegatingIssuers = java.util.Set.copyOf(config.delegatingIssuers());
   }
 
   @Override
@@ -79,14 +84,21 @@ public final class ServiceAuthenticator implements Authenticator {
     if (now >= token.exp()) {
       throw new XrpcException(XrpcError.ExpiredToken, "token expired");
     }
-    if (token.iat() > now + SKEW_SECONDS) {
-      throw invalid("iat is in the future");
-    }
-    if (token.exp() <= token.iat()) {
-      throw invalid("exp must be after iat");
-    }
-    if (token.exp() - token.iat() > maxLifetimeSeconds) {
-      throw invalid("token lifetime (exp - iat) exceeds " + maxLifetimeSeconds + " s");
+    if (token.iat() == null) {
+      // Older PDS builds mint tokens without iat: the lifetime is then bounded from now.
+      if (token.exp() - now > maxLifetimeSeconds) {
+        throw invalid("token without iat expires more than " + maxLifetimeSeconds + " s from now");
+      }
+    } else {
+      if (token.iat() > now + SKEW_SECONDS) {
+        throw invalid("iat is in the future");
+      }
+      if (token.exp() <= token.iat()) {
+        throw invalid("exp must be after iat");
+      }
+      if (token.exp() - token.iat() > maxLifetimeSeconds) {
+        throw invalid("token lifetime (exp - iat) exceeds " + maxLifetimeSeconds + " s");
+      }
     }
     if (!audience.equals(token.aud()) && !audienceWithFragment.equals(token.aud())) {
       throw new XrpcException(XrpcError.BadTokenAudience, "aud must be " + audience);
@@ -105,11 +117,27 @@ public final class ServiceAuthenticator implements Authenticator {
     if (!verify(issuer, token)) {
       throw invalid("bad signature for " + issuer);
     }
-    verified.accept(issuer);
+    Did caller = caller(issuer, token);
+    verified.accept(caller);
     if (!firstUse(issuer, token, readOnly)) {
       throw new XrpcException(XrpcError.TokenReplayed, "this token (jti) was already used");
     }
-    return issuer;
+    return caller;
+  }
+
+  /** {@code iss}, or {@code sub} when {@code iss} is a delegating issuer (which must then name a user). */
+  private Did caller(Did issuer, ServiceToken token) {
+    if (!delegatingIssuers.contains(issuer.value())) {
+      return issuer;
+    }
+    if (token.sub() == null) {
+      throw invalid("a token from delegating issuer " + issuer + " must name the user in sub");
+    }
+    try {
+      return new Did(token.sub());
+    } catch (IllegalArgumentException e) {
+      throw invalid("sub is not a DID");
+    }
   }
 
   /**

@@ -24,7 +24,9 @@ public final class ConvoHandlers {
       XrpcInput in = call.input();
       var input = new CreateConvo.Input(ConvoId.parse(in.string("groupId"), "groupId"), suite(in.string("cipherSuite")),
           metadata(in), in.optList("initialMembers", 0, maxMembers, n -> did(n, "initialMembers")).orElse(List.of()),
-          in.optBytes("commit").orElse(null), welcome(in).orElse(null), in.optBytes("groupInfo").orElse(null));
+          in.optBytes("commit").orElse(null), welcome(in).orElse(null), in.optBytes("groupInfo").orElse(null),
+          in.optString("handshakePolicy", 1, 16).map(p -> HandshakePolicy.parse(p, "handshakePolicy")).orElse(null),
+          in.optBool("adminOnlyAdds").orElse(null));
       return service.createConvo(call.caller(), input);
     });
     // POST /xrpc/blue.catbird.mls.addMembers

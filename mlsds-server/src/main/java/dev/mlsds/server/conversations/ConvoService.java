@@ -63,10 +63,14 @@ public final class ConvoService {
   private final Config.Limits limits;
   private final Quotas quotas;
   private final Counter commitConflicts;
+  private final CommitPolicing policing;
+  private final IntegritySettings integrity;
 
   public ConvoService(Database db, ConvoStore convos, MessageLog log, WelcomeStore welcomes,
       KeyPackageStore keyPackages, ConvoEventLog events, Notifier notifier, Clock clock, Config.Limits limits,
-      Quotas quotas, MeterRegistry metrics) {
+      Quotas quotas, MeterRegistry metrics, CommitPolicing policing, IntegritySettings integrity) {
+    this.policing = policing;
+    this.integrity = integrity;
     this.db = db;
     this.convos = convos;
     this.log = log;
@@ -96,9 +100,12 @@ public final class ConvoService {
       quotas.checkOpenConvos(h, caller);
       String name = in.metadata() == null ? null : in.metadata().name();
       String description = in.metadata() == null ? null : in.metadata().description();
-      if (!convos.insert(h, in.groupId(), caller, in.cipherSuite(), name, description, now)) {
+      HandshakePolicy policy = in.handshakePolicy() != null ? in.handshakePolicy() : integrity.defaultHandshakePolicy();
+      boolean adminOnlyAdds = in.adminOnlyAdds() != null && in.adminOnlyAdds();
+      if (!convos.insert(h, in.groupId(), caller, in.cipherSuite(), name, description, policy, adminOnlyAdds, now)) {
         throw new XrpcException(XrpcError.ConvoExists, "a conversation with this groupId already exists");
       }
+      policing.created(h, in.groupId(), caller, policy);
       convos.addMember(h, in.groupId(), caller, "admin", 0, now);
       if (parsed != null) {
         applyAdd(h, caller, convos.lock(h, in.groupId()), parsed, now);
@@ -187,7 +194,10 @@ public final class ConvoService {
     if (active + joining > limits.membersPerConvo()) {
       throw new XrpcException(XrpcError.TooManyMembers, "a conversation holds at most " + limits.membersPerConvo() + " members");
     }
+    CommitPolicing.Verdict verdict = policing.check(h, convo, caller, b.commit(), CommitPolicing.Path.ADD_MEMBERS,
+        b.dids(), null);
     var stored = log.acceptCommit(h, convo, caller, b.commit(), now);
+    policing.accepted(h, convo, verdict);
     long newEpoch = convo.epoch() + 1;
     for (Did did : b.dids()) {
       boolean alreadyActive = convos.member(h, id, did).map(ConvoStore.Member::active).orElse(false);
@@ -230,7 +240,11 @@ public final class ConvoService {
       if (gi != null && gi.epoch() != commit.epoch() + 1) {
         throw new XrpcException(XrpcError.InvalidMlsMessage, "groupInfo is not for the epoch the commit creates");
       }
+      MessageLog.requireCurrentEpoch(convo, commit.epoch(), "commit");
+      CommitPolicing.Verdict verdict = policing.check(h, convo, caller, commit, CommitPolicing.Path.REMOVE_MEMBER,
+          Set.of(), in.targetDid());
       log.acceptCommit(h, convo, caller, commit, now);
+      policing.accepted(h, convo, verdict);
       long newEpoch = convo.epoch() + 1;
       convos.deactivate(h, in.convoId(), in.targetDid(), now);
       welcomes.cancelFor(h, in.convoId(), in.targetDid());
@@ -357,7 +371,11 @@ public final class ConvoService {
       if (gi != null && gi.epoch() != commit.epoch() + 1) {
         throw new XrpcException(XrpcError.InvalidMlsMessage, "groupInfo is not for the epoch the commit creates");
       }
+      MessageLog.requireCurrentEpoch(convo, commit.epoch(), "commit");
+      CommitPolicing.Verdict verdict = policing.check(h, convo, caller, commit, CommitPolicing.Path.EXTERNAL_COMMIT,
+          Set.of(), null);
       log.acceptCommit(h, convo, caller, commit, now);
+      policing.accepted(h, convo, verdict);
       if (gi != null) {
         convos.setGroupInfo(h, id, groupInfo, gi.epoch());
       }
@@ -387,7 +405,8 @@ public final class ConvoService {
           .toList();
       Metadata md = c.name() == null && c.description() == null ? null : new Metadata(c.name(), c.description());
       out.add(new ConvoView(c.id(), c.id(), c.creator(), mv, c.epoch(), suiteName(c.cipherSuite()),
-          Instant.ofEpochMilli(c.createdAt()), c.lastMessageAt() == null ? null : Instant.ofEpochMilli(c.lastMessageAt()), md));
+          Instant.ofEpochMilli(c.createdAt()), c.lastMessageAt() == null ? null : Instant.ofEpochMilli(c.lastMessageAt()), md,
+          c.handshakePolicy().wireName(), c.adminOnlyAdds()));
     }
     return out;
   }

@@ -24,7 +24,7 @@ public final class Delivery {
   }
 
   public static final class GetWelcome {
-    public record Output(String convoId, byte[] welcome, String keyPackageRef, String deviceId) {}
+    public record Output(String convoId, String welcome, String keyPackageRef, String deviceId) {}
   }
 
   public static final class ConfirmWelcome {

@@ -1,6 +1,10 @@
 package dev.mlsds.server.delivery;
 
+import dev.mlsds.codec.ContentType;
 import dev.mlsds.codec.Proposal;
+import dev.mlsds.server.conversations.CommitPolicing;
+import dev.mlsds.server.conversations.HandshakePolicy;
+import dev.mlsds.server.conversations.RosterStore;
 import dev.mlsds.server.Config;
 import dev.mlsds.server.auth.Did;
 import dev.mlsds.server.conversations.ConvoId;
@@ -12,6 +16,7 @@ import dev.mlsds.server.limits.StorageLimits;
 import dev.mlsds.server.realtime.ConvoEventLog;
 import dev.mlsds.server.realtime.Notifier;
 import dev.mlsds.server.storage.Database;
+import dev.mlsds.server.xrpc.Json;
 import dev.mlsds.server.xrpc.XrpcError;
 import dev.mlsds.server.xrpc.XrpcException;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -51,6 +56,7 @@ public final class DeliveryService {
   private final StorageLimits storage;
   private final ResponseMemory responseMemory;
   private final WelcomeMetrics welcomeMetrics;
+  private CommitPolicing policing;
 
   public DeliveryService(Database db, ConvoStore convos, MessageStore messages, MessageLog log, WelcomeStore welcomes,
       KeyPackageStore keyPackages, ConvoEventLog events, Notifier notifier, Clock clock, Config.Limits limits,
@@ -70,6 +76,12 @@ public final class DeliveryService {
     this.welcomeMetrics = new WelcomeMetrics(metrics);
   }
 
+  /** Commits and proposals are policed by {@code policing} (docs/conversations.md, "Policed membership"). */
+  public DeliveryService policedBy(CommitPolicing policing) {
+    this.policing = policing;
+    return this;
+  }
+
   public Delivery.SendMessage.Output sendMessage(Did caller, ConvoId id, byte[] ciphertext, String msgId, Long epoch) {
     if (ciphertext.length > limits.messageMaxBytes()) {
       throw new XrpcException(XrpcError.PayloadTooLarge, "message exceeds " + limits.messageMaxBytes() + " bytes");
@@ -78,12 +90,6 @@ public final class DeliveryService {
     if (epoch != null && epoch != msg.epoch()) {
       throw new XrpcException(XrpcError.InvalidMlsMessage,
           "epoch " + epoch + " does not match the message's own epoch " + msg.epoch());
-    }
-    if (msg.isCommit() && msg.proposalsFullyVisible()) {
-      Set<Integer> types = msg.visibleProposalTypes();
-      if (types.contains(Proposal.ADD) || types.contains(Proposal.REMOVE)) {
-        throw XrpcException.invalidRequest("a commit that adds or removes members goes through addMembers/removeMember");
-      }
     }
     long now = clock.millis();
     MessageView stored = db.inTransaction(h -> {
@@ -96,8 +102,20 @@ public final class DeliveryService {
         }
       }
       if (msg.isCommit()) {
-        return log.acceptCommit(h, convo, caller, msg, now);
+        if (convo.handshakePolicy() == HandshakePolicy.ANY && msg.proposalsFullyVisible()) {
+          Set<Integer> types = msg.visibleProposalTypes();
+          if (types.contains(Proposal.ADD) || types.contains(Proposal.REMOVE)) {
+            throw XrpcException.invalidRequest("a commit that adds or removes members goes through addMembers/removeMember");
+          }
+        }
+        MessageLog.requireCurrentEpoch(convo, msg.epoch(), "commit");
+        CommitPolicing.Verdict verdict = policing.check(h, convo, caller, msg, CommitPolicing.Path.SEND_MESSAGE, Set.of(), null);
+        MessageView accepted = log.acceptCommit(h, convo, caller, msg, now);
+        policing.accepted(h, convo, verdict);
+        return accepted;
       }
+      RosterStore.StoredProposal proposal = msg.contentType() == ContentType.PROPOSAL
+          ? policing.checkProposal(h, convo, caller, msg) : null;
       long window = limits.applicationEpochWindow();
       if (msg.epoch() > convo.epoch()) {
         throw new XrpcException(XrpcError.FutureEpoch, "message is for epoch " + msg.epoch()
@@ -107,7 +125,9 @@ public final class DeliveryService {
         throw MessageLog.stale(convo, "message is for epoch " + msg.epoch() + ", older than the accepted window of "
             + window + " epochs before " + convo.epoch());
       }
-      return log.append(h, convo, caller, msg, msgId, now);
+      MessageView appended = log.append(h, convo, caller, msg, msgId, now);
+      policing.proposalAccepted(h, id, proposal);
+      return appended;
     });
     notifier.convoChanged(id.value());
     return new Delivery.SendMessage.Output(stored.id(), stored.seq(), stored.epoch(), stored.createdAt());
@@ -159,7 +179,7 @@ public final class DeliveryService {
           case "consumed", "failed" -> throw consumed();
           default -> throw notFound();
         }
-        return new Delivery.GetWelcome.Output(id.value(), d.data(), d.keyPackageRef(), d.deviceId());
+        return new Delivery.GetWelcome.Output(id.value(), Json.base64url(d.data()), d.keyPackageRef(), d.deviceId());
       });
       welcomeMetrics.delivered.increment();
       return out;

@@ -345,7 +345,7 @@ public final class KeyPackageService {
   }
 
   private static GetKeyPackages.Item item(Did did, Claim.Handed kp, boolean lastResort) {
-    return new GetKeyPackages.Item(did.value(), kp.deviceId().value(), kp.data(), kp.ref(), kp.cipherSuite().name(),
+    return new GetKeyPackages.Item(did.value(), kp.deviceId().value(), Json.base64url(kp.data()), kp.ref(), kp.cipherSuite().name(),
         lastResort);
   }
 

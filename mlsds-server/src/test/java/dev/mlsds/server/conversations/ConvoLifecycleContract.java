@@ -88,7 +88,7 @@ abstract class ConvoLifecycleContract {
     var r = ok(adder.get("getKeyPackages", "dids", target.did().value()));
     List<byte[]> out = new ArrayList<>();
     for (JsonNode k : r.json().get("keyPackages")) {
-      out.add(java.util.Base64.getDecoder().decode(k.get("keyPackage").get("$bytes").asText()));
+      out.add(java.util.Base64.getUrlDecoder().decode(k.get("keyPackage").asText()));
     }
     return out;
   }

@@ -83,7 +83,7 @@ abstract class StorageBoundsContract {
     for (TestUser.Device d : devices) {
       Http.Response w = bob.get("getWelcome", "convoId", hex(g), "deviceId", d.deviceId());
       assertThat(w.status()).as(w.body()).isEqualTo(200);
-      byte[] got = java.util.Base64.getDecoder().decode(w.json().get("welcome").get("$bytes").asText());
+      byte[] got = java.util.Base64.getUrlDecoder().decode(w.json().get("welcome").asText());
       assertThat(welcome == null || java.util.Arrays.equals(welcome, got)).isTrue();
       welcome = got;
     }
