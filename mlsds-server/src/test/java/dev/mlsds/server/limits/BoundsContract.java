@@ -90,6 +90,21 @@ abstract class BoundsContract {
   }
 
   @Test
+  @DisplayName("L7: updateGroupInfo refuses a GroupInfo of another cipher suite than the conversation's")
+  void l7_updateGroupInfoChecksTheSuite() {
+    byte[] g = newGroupId();
+    assertThat(alice.post("createConvo", Map.of("groupId", hex(g), "cipherSuite", SUITE.name())).status())
+        .isEqualTo(200);
+    byte[] other = TestMessages.groupInfo(CipherSuite.MLS_128_DHKEMP256_AES128GCM_SHA256_P256, g, 0, true);
+    Http.Response r = alice.post("updateGroupInfo", Map.of("convoId", hex(g), "groupInfo", bytes(other)));
+    assertThat(r.status()).as(r.body()).isEqualTo(400);
+    assertThat(r.error()).isEqualTo("InvalidMlsMessage");
+    Http.Response same = alice.post("updateGroupInfo", Map.of("convoId", hex(g),
+        "groupInfo", bytes(TestMessages.groupInfo(SUITE, g, 0, true))));
+    assertThat(same.status()).as(same.body()).isEqualTo(200);
+  }
+
+  @Test
   @DisplayName("L3: HEAD on a query is 405, so HEAD getKeyPackages reserves nothing")
   void l3_headIsRefusedOnQueriesSoItCannotReserveOrConsume() {
     TestUser.Device d = bob.device();
