@@ -147,6 +147,9 @@ public final class ServiceAuthenticator implements Authenticator {
    * store is down. A procedure fails with 503 instead, since its work could not be written either.
    */
   private boolean firstUse(Did issuer, ServiceToken token, boolean readOnly) {
+    if (!readOnly) {
+      return replays.firstUseWithWork(issuer, token.jti(), token.exp());
+    }
     try {
       return replays.firstUse(issuer, token.jti(), token.exp());
     } catch (RuntimeException e) {
