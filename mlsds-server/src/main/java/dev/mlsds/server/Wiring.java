@@ -53,7 +53,7 @@ public final class Wiring {
     RateLimits rateLimits = new RateLimits(config.limits(), config.storage(), clock);
     Quotas quotas = new Quotas(config.storage());
     Server server = new Server(config, clock, metrics, db,
-        new ServiceAuthenticator(config, clock, new DidResolver(config), jtis::firstUse), rateLimits);
+        new ServiceAuthenticator(config, clock, new DidResolver(config), jtis), rateLimits);
     StreamHub streams = StreamHub.open(db, clock, realtime, metrics.registry());
     Notifier notifier = streams.notifier(); // in-process on SQLite; LISTEN/NOTIFY across nodes on PostgreSQL
     ConvoEventLog eventLog = new ConvoEventLog(db.dialect(), notifier);

@@ -405,6 +405,8 @@ public final class SendMessageBench {
     env.put("MLSDS_SERVICE_DID", AUD);
     env.put("MLSDS_ALLOW_DID_KEY", "true");
     env.put("MLSDS_RATE_LIMIT_PER_MINUTE", String.valueOf(Integer.MAX_VALUE / 2));
+    // "one conversation" sends as a single caller over many connections: lift the in-flight cap too.
+    env.put("MLSDS_IN_FLIGHT_PER_CALLER", String.valueOf(Integer.MAX_VALUE / 2));
     Process p = spawn(cmd, env, "server");
     awaitReady(port, p);
     String base = "http://127.0.0.1:" + port + "/xrpc/blue.catbird.mls.";

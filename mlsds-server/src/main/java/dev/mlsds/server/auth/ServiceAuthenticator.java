@@ -27,6 +27,8 @@ import org.slf4j.LoggerFactory;
  *   {@code iat} (older PDS builds) is bounded by {@code exp - now} ≤ the same maximum instead;</li>
  *   <li>{@code aud} equal to the service DID (or with {@code #atproto_mls}), else {@code BadTokenAudience};
  *   {@code lxm} equal to the NSID called, else {@code BadTokenMethod};</li>
+ *   <li>a source address that has not used up its budget of tokens needing a DID fetch or failing
+ *   ({@link AddressLimiter}), else {@code RateLimitExceeded};</li>
  *   <li>low-S signature by the issuer's key, re-resolving the DID once if it fails (key rotation), else
  *   {@code InvalidToken}; the key's curve must be the one {@code alg} names;</li>
  *   <li>{@code jti} not used before by this issuer ({@link ReplayStore}), else {@code TokenReplayed}.</li>
@@ -43,6 +45,7 @@ public final class ServiceAuthenticator implements Authenticator {
   private final Clock clock;
   private final DidResolver resolver;
   private final ReplayStore replays;
+  private final AddressLimiter addresses;
   private final java.util.Set<String> delegatingIssuers;
 
   public ServiceAuthenticator(Config config, Clock clock, DidResolver resolver, ReplayStore replays) {
@@ -52,6 +55,7 @@ public final class ServiceAuthenticator implements Authenticator {
     this.clock = clock;
     this.resolver = resolver;
     this.replays = replays;
+    this.addresses = new AddressLimiter(config.bounds().didFailuresPerAddressPerMinute());
     this.delegatingIssuers = java.util.Set.copyOf(config.delegatingIssuers());
   }
 
@@ -62,6 +66,18 @@ public final class ServiceAuthenticator implements Authenticator {
 
   @Override
   public Did authenticate(String authorizationHeader, String nsid, boolean readOnly, String sourceAddress,
+      Consumer<Did> verified) {
+    try {
+      return check(authorizationHeader, nsid, readOnly, sourceAddress, verified);
+    } catch (XrpcException e) {
+      if (e.status() == 401) {
+        addresses.spend(sourceAddress);
+      }
+      throw e;
+    }
+  }
+
+  private Did check(String authorizationHeader, String nsid, boolean readOnly, String sourceAddress,
       Consumer<Did> verified) {
     ServiceToken token = ServiceToken.parse(bearer(authorizationHeader));
     long now = Math.floorDiv(clock.millis(), 1000);
@@ -94,6 +110,10 @@ public final class ServiceAuthenticator implements Authenticator {
       throw invalid("signature is not low-S");
     }
     Did issuer = token.issuer();
+    addresses.requireBudget(sourceAddress);
+    if (!resolver.isCached(issuer)) {
+      addresses.spendForFetch(sourceAddress);
+    }
     if (!verify(issuer, token)) {
       throw invalid("bad signature for " + issuer);
     }
@@ -127,6 +147,9 @@ public final class ServiceAuthenticator implements Authenticator {
    * store is down. A procedure fails with 503 instead, since its work could not be written either.
    */
   private boolean firstUse(Did issuer, ServiceToken token, boolean readOnly) {
+    if (!readOnly) {
+      return replays.firstUseWithWork(issuer, token.jti(), token.exp());
+    }
     try {
       return replays.firstUse(issuer, token.jti(), token.exp());
     } catch (RuntimeException e) {

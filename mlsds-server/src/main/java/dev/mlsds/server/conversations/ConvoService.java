@@ -368,6 +368,10 @@ public final class ConvoService {
     return db.inTransaction(h -> {
       ConvoStore.Convo convo = convos.lock(h, id);
       convos.requireActiveMember(h, id, caller);
+      if (gi.cipherSuite() != convo.cipherSuite()) {
+        throw new XrpcException(XrpcError.InvalidMlsMessage, "groupInfo: cipher suite 0x"
+            + java.util.HexFormat.of().toHexDigits((short) gi.cipherSuite()) + " is not the conversation's");
+      }
       MessageLog.requireCurrentEpoch(convo, gi.epoch(), "groupInfo");
       convos.setGroupInfo(h, id, groupInfo, gi.epoch());
       return new Conversations.UpdateGroupInfo.Output(true, gi.epoch());
