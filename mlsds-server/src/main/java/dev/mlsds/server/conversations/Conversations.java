@@ -39,7 +39,11 @@ public final class Conversations {
   }
 
   public static final class LeaveConvo {
-    public record Output(boolean success) {}
+    /** {@code targetDid} null or the caller, and no commit: the caller leaves; else a removal (removeMember). */
+    public record Input(ConvoId convoId, Did targetDid, byte[] commit) {}
+
+    /** {@code newEpoch} is required by the 2025 lexicon: the current epoch when no commit was given. */
+    public record Output(boolean success, long newEpoch) {}
   }
 
   public static final class GetConvos {

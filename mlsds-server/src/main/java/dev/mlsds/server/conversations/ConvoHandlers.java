@@ -45,7 +45,12 @@ public final class ConvoHandlers {
       return service.removeMember(call.caller(), input);
     });
     // POST /xrpc/blue.catbird.mls.leaveConvo
-    router.procedure(NS + "leaveConvo", call -> service.leaveConvo(call.caller(), convoId(call.input())));
+    router.procedure(NS + "leaveConvo", call -> {
+      XrpcInput in = call.input();
+      var input = new Conversations.LeaveConvo.Input(convoId(in),
+          in.optString("targetDid").map(d -> Did.parse(d, "targetDid")).orElse(null), in.optBytes("commit").orElse(null));
+      return service.leaveConvo(call.caller(), input);
+    });
     // GET /xrpc/blue.catbird.mls.getConvos
     router.query(NS + "getConvos", call -> service.getConvos(call.caller(),
         (int) call.params().integer("limit", 1, 100, 50), call.params().opt("cursor").orElse(null)));

@@ -259,9 +259,31 @@ public final class ConvoService {
     return out;
   }
 
+  /**
+   * The 2025 client's leaveConvo: {@code {convoId}} leaves without a commit (the epoch does not move;
+   * {@code newEpoch} is the current one); {@code targetDid} other than the caller, with a commit, is a
+   * removeMember. A commit with no other target would remove its own committer, which RFC 9420 §12.4
+   * forbids, so it is refused rather than silently ignored.
+   */
+  public Conversations.LeaveConvo.Output leaveConvo(Did caller, Conversations.LeaveConvo.Input in) {
+    boolean self = in.targetDid() == null || in.targetDid().equals(caller);
+    if (!self) {
+      if (in.commit() == null) {
+        throw XrpcException.invalidRequest("removing another member (targetDid) needs a commit");
+      }
+      RemoveMember.Output removed = removeMember(caller, new RemoveMember.Input(in.convoId(), in.targetDid(), in.commit(), null));
+      return new Conversations.LeaveConvo.Output(removed.success(), removed.newEpoch());
+    }
+    if (in.commit() != null) {
+      throw new XrpcException(XrpcError.InvalidMlsMessage,
+          "commit: a member cannot commit its own removal; leave without a commit and another member commits the Remove");
+    }
+    return leaveConvo(caller, in.convoId());
+  }
+
   public Conversations.LeaveConvo.Output leaveConvo(Did caller, ConvoId convoId) {
     long now = clock.millis();
-    db.inTransaction(h -> {
+    long epoch = db.inTransaction(h -> {
       ConvoStore.Convo convo = convos.lock(h, convoId);
       convos.requireActiveMember(h, convoId, caller);
       convos.deactivate(h, convoId, caller, now);
@@ -272,10 +294,10 @@ public final class ConvoService {
       } else {
         promoteIfNoAdmin(h, convoId);
       }
-      return null;
+      return convo.epoch();
     });
     notifier.convoChanged(convoId.value());
-    return new Conversations.LeaveConvo.Output(true);
+    return new Conversations.LeaveConvo.Output(true, epoch);
   }
 
   /** The last admin gone: the longest-standing active member becomes admin. */

@@ -136,26 +136,59 @@ public final class DeliveryService {
   // Pages are planned from the rows' sizes, then the bytes are reserved in the node-wide response memory
   // (which may wait) with no connection held, then the rows are loaded.
   public Delivery.GetMessages.Output getMessages(Did caller, ConvoId id, long sinceSeq, int limit) {
+    return getMessages(caller, id, sinceSeq, null, limit);
+  }
+
+  /**
+   * {@code sinceMessage} (the 2025 parameter, a message id) means what the 2025 server made it mean: the
+   * messages after that one. With {@code cursor} = the last id returned while more follow, a 2025 client
+   * paging by its own loop reaches the newest message. An id this conversation does not hold gives an
+   * empty page, as the 2025 server did.
+   */
+  public Delivery.GetMessages.Output getMessages(Did caller, ConvoId id, long sinceSeq, String sinceMessage, int limit) {
     MessageStore.Plan plan = db.withHandle(h -> {
       ConvoStore.Member me = convos.requireActiveMember(h, id, caller);
-      return messages.planPage(h, id, Math.max(sinceSeq, me.joinedSeq()), limit, storage.pageMaxBytes());
+      long since = sinceSeq;
+      if (sinceMessage != null) {
+        Optional<Long> seq = messages.seqOf(h, id, sinceMessage);
+        if (seq.isEmpty()) {
+          return null;
+        }
+        since = Math.max(since, seq.get());
+      }
+      return messages.planPage(h, id, Math.max(since, me.joinedSeq()), limit, storage.pageMaxBytes());
     });
+    if (plan == null) {
+      return new Delivery.GetMessages.Output(List.of(), sinceSeq, false, null);
+    }
     responseMemory.reserve(plan.bytes());
     List<MessageView> shown = plan.isEmpty() ? List.of() : db.withHandle(h -> messages.load(h, plan));
     long last = shown.isEmpty() ? plan.since() : shown.get(shown.size() - 1).seq();
-    return new Delivery.GetMessages.Output(shown, last, plan.hasMore());
+    String cursor = plan.hasMore() && !shown.isEmpty() ? shown.get(shown.size() - 1).id() : null;
+    return new Delivery.GetMessages.Output(shown, last, plan.hasMore(), cursor);
   }
 
+  /**
+   * Commits by the epoch they create, {@code fromEpoch..toEpoch}: the 2025 client asks for its local epoch + 1
+   * and must get the Commit it needs next. The log stores the sent-in epoch, one less.
+   */
   public Delivery.GetCommits.Output getCommits(Did caller, ConvoId id, long fromEpoch, Long toEpoch) {
-    long to = toEpoch == null ? Long.MAX_VALUE : toEpoch;
+    long fromSentIn = Math.max(0, fromEpoch - 1);
+    long toSentIn = toEpoch == null ? Long.MAX_VALUE : toEpoch - 1;
     MessageStore.Plan plan = db.withHandle(h -> {
       ConvoStore.Member me = convos.requireActiveMember(h, id, caller);
-      return messages.planCommits(h, id, fromEpoch, to, me.joinedSeq(), MAX_COMMITS, storage.pageMaxBytes());
+      if (toSentIn < fromSentIn) {
+        return null;
+      }
+      return messages.planCommits(h, id, fromSentIn, toSentIn, me.joinedSeq(), MAX_COMMITS, storage.pageMaxBytes());
     });
+    if (plan == null) {
+      return new Delivery.GetCommits.Output(id.value(), List.of(), false);
+    }
     responseMemory.reserve(plan.bytes());
     List<MessageView> rows = plan.isEmpty() ? List.of() : db.withHandle(h -> messages.load(h, plan));
     List<Delivery.GetCommits.CommitView> commits = rows.stream()
-        .map(m -> new Delivery.GetCommits.CommitView(m.seq(), m.epoch(), m.sender(), m.ciphertext(), m.createdAt()))
+        .map(m -> new Delivery.GetCommits.CommitView(m.seq(), m.epoch() + 1, m.epoch(), m.sender(), m.ciphertext(), m.createdAt()))
         .toList();
     return new Delivery.GetCommits.Output(id.value(), commits, plan.hasMore());
   }

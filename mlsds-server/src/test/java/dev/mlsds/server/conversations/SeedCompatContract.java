@@ -1,0 +1,210 @@
+package dev.mlsds.server.conversations;
+
+import static dev.mlsds.server.testing.TestUser.bytes;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.mlsds.codec.CipherSuite;
+import dev.mlsds.codec.ContentType;
+import dev.mlsds.codec.KeyPackage;
+import dev.mlsds.codec.MlsMessage;
+import dev.mlsds.codec.PublicMessage;
+import dev.mlsds.codec.testing.TestMessages;
+import dev.mlsds.server.Server;
+import dev.mlsds.server.testing.Http;
+import dev.mlsds.server.testing.TestUser;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * The 2025 (seed-lexicon) client's request shapes and readings, over HTTP on both backends (docs/lexicons.md,
+ * "2025 clients"): leaveConvo returns newEpoch, getCommits labels a commit with the epoch it creates,
+ * getMessages pages by sinceMessage and cursor to the newest message.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+abstract class SeedCompatContract {
+  static final CipherSuite SUITE = CipherSuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
+  Server server;
+  TestUser alice;
+  TestUser bob;
+  TestUser carol;
+
+  abstract String newDatabaseUrl();
+
+  void dropDatabase() {}
+
+  @BeforeAll
+  void start() {
+    server = dev.mlsds.server.testing.TestServers.start(newDatabaseUrl());
+  }
+
+  /** Fresh users per test: tests share the node but never each other's data. */
+  @BeforeEach
+  void users() {
+    alice = TestUser.on(server);
+    bob = TestUser.on(server);
+    carol = TestUser.on(server);
+  }
+
+  @AfterAll
+  void stop() {
+    server.stop();
+    dropDatabase();
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------------
+
+  static byte[] newGroupId() {
+    byte[] g = new byte[16];
+    new SecureRandom().nextBytes(g);
+    return g;
+  }
+
+  static String hex(byte[] b) {
+    return HexFormat.of().formatHex(b);
+  }
+
+  static Http.Response ok(Http.Response r) {
+    assertThat(r.status()).as(r.body()).isEqualTo(200);
+    return r;
+  }
+
+  byte[] publish(TestUser u, TestUser.Device d) {
+    byte[] kp = d.keyPackage();
+    var r = ok(u.post("publishKeyPackages", Map.of("keyPackages", List.of(Map.of("keyPackage", bytes(kp))))));
+    assertThat(r.json().get("results").get(0).get("status").asText()).isEqualTo("published");
+    return kp;
+  }
+
+  /** Claims one KeyPackage per device of {@code target} for {@code adder}. */
+  List<byte[]> claim(TestUser adder, TestUser target) {
+    var r = ok(adder.get("getKeyPackages", "dids", target.did().value()));
+    List<byte[]> out = new ArrayList<>();
+    for (JsonNode k : r.json().get("keyPackages")) {
+      out.add(java.util.Base64.getUrlDecoder().decode(k.get("keyPackage").asText()));
+    }
+    return out;
+  }
+
+  String createConvo(TestUser creator, byte[] groupId) {
+    ok(creator.post("createConvo", Map.of("groupId", hex(groupId), "cipherSuite", SUITE.name())));
+    return hex(groupId);
+  }
+
+  Http.Response addMembers(TestUser adder, byte[] groupId, long epoch, List<TestUser> users, List<byte[]> kps) {
+    byte[] commit = TestMessages.commit(groupId, epoch, 0, kps, List.of(), false);
+    byte[] welcome = TestMessages.welcome(SUITE, kps.stream().map(k -> KeyPackage.decode(k).ref()).toList());
+    byte[] groupInfo = TestMessages.groupInfo(SUITE, groupId, epoch + 1, true);
+    return adder.post("addMembers", Map.of("convoId", hex(groupId),
+        "didList", users.stream().map(u -> u.did().value()).toList(),
+        "commit", bytes(commit), "welcome", bytes(welcome), "groupInfo", bytes(groupInfo)));
+  }
+
+  Http.Response send(TestUser u, byte[] groupId, long epoch) {
+    return u.post("sendMessage", Map.of("convoId", hex(groupId),
+        "ciphertext", bytes(TestMessages.privateMessage(groupId, epoch, ContentType.APPLICATION))));
+  }
+
+  /** Alice's conversation with Bob added at epoch 0 → 1 (Bob's KeyPackage claimed and named in the Welcome). */
+  byte[] aliceAndBob() {
+    byte[] g = newGroupId();
+    createConvo(alice, g);
+    publish(bob, bob.device());
+    ok(addMembers(alice, g, 0, List.of(bob), claim(alice, bob)));
+    return g;
+  }
+
+  @Test
+  void seedLeaveWithoutCommitReturnsTheCurrentEpochAndEndsAccessAtOnce() {
+    byte[] g = aliceAndBob();
+    var left = ok(bob.post("leaveConvo", Map.of("convoId", hex(g)))).json();
+    assertThat(left.get("success").asBoolean()).isTrue();
+    assertThat(left.get("newEpoch").asLong()).as("no MLS change happened").isEqualTo(1);
+    assertThat(bob.get("getMessages", "convoId", hex(g)).error()).isEqualTo("NotMember");
+    assertThat(send(bob, g, 1).error()).isEqualTo("NotMember");
+    assertThat(ok(alice.get("getEpoch", "convoId", hex(g))).json().get("currentEpoch").asLong()).isEqualTo(1);
+    // The remaining admin commits the Remove of the leaver's leaf (leaf 1), as any member may.
+    byte[] remove = TestMessages.commit(g, 1, 0, List.of(), List.of(1L), true);
+    var removed = ok(alice.post("removeMember", Map.of("convoId", hex(g), "targetDid", bob.did().value(),
+        "commit", bytes(remove)))).json();
+    assertThat(removed.get("newEpoch").asLong()).isEqualTo(2);
+  }
+
+  @Test
+  void seedLeaveWithACommitForAnotherMemberIsARemovalAndASelfRemovalCommitIsRefused() {
+    byte[] g = aliceAndBob();
+    byte[] selfRemove = TestMessages.commit(g, 1, 1, List.of(), List.of(1L), true);
+    var refused = bob.post("leaveConvo", Map.of("convoId", hex(g), "commit", bytes(selfRemove)));
+    assertThat(refused.error()).isEqualTo("InvalidMlsMessage");
+    assertThat(bob.post("leaveConvo", Map.of("convoId", hex(g), "targetDid", alice.did().value())).error())
+        .isEqualTo("InvalidRequest");
+    assertThat(ok(bob.get("getEpoch", "convoId", hex(g))).json().get("currentEpoch").asLong()).as("nothing written").isEqualTo(1);
+
+    byte[] removeBob = TestMessages.commit(g, 1, 0, List.of(), List.of(1L), true);
+    var out = ok(alice.post("leaveConvo", Map.of("convoId", hex(g), "targetDid", bob.did().value(),
+        "commit", java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(removeBob)))).json();
+    assertThat(out.get("newEpoch").asLong()).isEqualTo(2);
+    assertThat(bob.get("getEpoch", "convoId", hex(g)).error()).isEqualTo("NotMember");
+  }
+
+  @Test
+  void seedGetCommitsFromOwnEpochPlusOneFindsTheCommitItNeeds() {
+    byte[] g = aliceAndBob();
+    publish(carol, carol.device());
+    ok(addMembers(alice, g, 1, List.of(carol), claim(alice, carol)));
+    // Bob is at epoch 1 (joined by the add at epoch 0); the server is at 2.
+    var out = ok(bob.get("getCommits", "convoId", hex(g), "fromEpoch", "2", "toEpoch", "2")).json();
+    assertThat(out.get("convoId").asText()).isEqualTo(hex(g));
+    assertThat(out.get("commits")).hasSize(1);
+    JsonNode c = out.get("commits").get(0);
+    assertThat(c.get("epoch").asLong()).as("the epoch it creates").isEqualTo(2);
+    assertThat(c.get("sentInEpoch").asLong()).isEqualTo(1);
+    assertThat(c.get("sender").asText()).isEqualTo(alice.did().value());
+    String b64 = c.get("commitData").get("$bytes").asText();
+    assertThat(b64.length() % 4).as("padded").isZero();
+    assertThat(((PublicMessage) MlsMessage.decode(java.util.Base64.getDecoder().decode(b64))).epoch()).isEqualTo(1);
+    assertThat(ok(bob.get("getCommits", "convoId", hex(g), "fromEpoch", "3")).json().get("commits")).isEmpty();
+    assertThat(ok(bob.get("getCommits", "convoId", hex(g), "fromEpoch", "2", "toEpoch", "1")).json().get("commits")).isEmpty();
+  }
+
+  @Test
+  void seedGetMessagesPagesWithSinceMessageAndCursorToTheNewestMessage() {
+    byte[] g = aliceAndBob();
+    for (int i = 0; i < 7; i++) {
+      ok(send(i % 2 == 0 ? alice : bob, g, 1));
+    }
+    List<Long> seen = new ArrayList<>();
+    Set<String> ids = new HashSet<>();
+    JsonNode page = ok(bob.get("getMessages", "convoId", hex(g), "limit", "3")).json();
+    for (int pages = 0; ; pages++) {
+      assertThat(pages).isLessThan(10);
+      for (JsonNode m : page.get("messages")) {
+        assertThat(ids.add(m.get("id").asText())).isTrue();
+        seen.add(m.get("seq").asLong());
+      }
+      if (!page.has("cursor")) {
+        assertThat(page.get("hasMore").asBoolean()).isFalse();
+        break;
+      }
+      assertThat(page.get("cursor").asText()).isEqualTo(page.get("messages").get(page.get("messages").size() - 1).get("id").asText());
+      page = ok(bob.get("getMessages", "convoId", hex(g), "limit", "3", "sinceMessage", page.get("cursor").asText())).json();
+    }
+    // Bob sees the 7 messages after the commit that added him; the newest is reached.
+    assertThat(seen).hasSize(7).isSorted();
+    assertThat(seen.get(6)).isEqualTo(ok(alice.get("getMessages", "convoId", hex(g))).json().get("lastSeq").asLong());
+    // An id this conversation does not hold: an empty page, as the 2025 server answered.
+    JsonNode unknown = ok(bob.get("getMessages", "convoId", hex(g), "sinceMessage", "no-such-message")).json();
+    assertThat(unknown.get("messages")).isEmpty();
+    assertThat(unknown.has("cursor")).isFalse();
+  }
+}
