@@ -263,8 +263,10 @@ public final class DeliveryService {
   }
 
   /**
-   * The caller's Welcome in this conversation: for {@code deviceId} if given; otherwise the only device
-   * with an open one. Never another device's Welcome (docs/lessons.md: one device consumed another's). Only
+   * The caller's Welcome in this conversation: for {@code deviceId} if given; otherwise the caller must have
+   * one device only (its KeyPackages name one device, all legacy uploads counting as one), since a caller
+   * that names no device cannot be told apart from its other devices (security review M6: a 2025 client
+   * fetched, or failed, another device's Welcome). Never another device's Welcome (docs/lessons.md). Only
    * Welcomes whose KeyPackage still exists for the caller qualify.
    */
   private WelcomeStore.Delivery choose(Handle h, ConvoId id, Did caller, String deviceId) {
@@ -274,6 +276,9 @@ public final class DeliveryService {
         .toList();
     if (all.isEmpty()) {
       throw notFound();
+    }
+    if (deviceId == null && keyPackages.deviceGroups(h, caller) > 1) {
+      throw XrpcException.invalidRequest("the caller has several devices: pass deviceId");
     }
     List<WelcomeStore.Delivery> open = all.stream().filter(d -> d.state().equals("pending") || d.state().equals("fetched")).toList();
     if (deviceId == null && open.stream().map(WelcomeStore.Delivery::deviceId).distinct().count() > 1) {

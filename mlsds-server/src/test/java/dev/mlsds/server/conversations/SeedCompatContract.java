@@ -252,4 +252,78 @@ abstract class SeedCompatContract {
     assertThat(r.error()).isEqualTo("InvalidRequest");
     assertThat(alice.get("getEpoch", "convoId", hex(g)).error()).isEqualTo("ConvoNotFound");
   }
+
+  /** The 2025 client's upload: publishKeyPackage with a fresh signature key per KeyPackage, base64url, no padding. */
+  byte[] publishLegacy(TestUser u) {
+    byte[] kp = u.device().keyPackage();
+    ok(u.post("publishKeyPackage", Map.of("keyPackage", java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(kp),
+        "cipherSuite", SUITE.name())));
+    return kp;
+  }
+
+  static List<String> refs(JsonNode getKeyPackages) {
+    List<String> out = new ArrayList<>();
+    getKeyPackages.get("keyPackages").forEach(k -> out.add(k.get("keyPackageRef").asText()));
+    return out;
+  }
+
+  @Test
+  void seedGetKeyPackagesOnOnesOwnDidReservesNothing() {
+    TestUser.Device phone = alice.device();
+    byte[] first = phone.keyPackage();
+    byte[] second = phone.keyPackage();
+    ok(alice.post("publishKeyPackages", Map.of("keyPackages", List.of(Map.of("keyPackage", bytes(first))))));
+    ok(alice.post("publishKeyPackages", Map.of("keyPackages", List.of(Map.of("keyPackage", bytes(second))))));
+    for (int i = 0; i < 3; i++) {
+      var own = ok(alice.get("getKeyPackages", "dids", alice.did().value())).json();
+      assertThat(refs(own)).containsExactly(TestUser.ref(first));
+      assertThat(own.get("missing")).isEmpty();
+    }
+    // Nothing was reserved: Bob gets the oldest, then Carol the next one.
+    assertThat(refs(ok(bob.get("getKeyPackages", "dids", alice.did().value())).json())).containsExactly(TestUser.ref(first));
+    assertThat(refs(ok(carol.get("getKeyPackages", "dids", alice.did().value())).json())).containsExactly(TestUser.ref(second));
+    var status = ok(alice.get("getKeyPackageStatus")).json();
+    assertThat(status.get("devices").get(0).get("reserved").asInt()).isEqualTo(2);
+  }
+
+  @Test
+  void seedUserWithOneSignatureKeyPerKeyPackageGetsOneKeyPackagePerCall() {
+    byte[] k1 = publishLegacy(alice);
+    byte[] k2 = publishLegacy(alice);
+    byte[] k3 = publishLegacy(alice);
+    Set<String> handed = new HashSet<>();
+    for (TestUser claimer : List.of(bob, carol)) {
+      var got = ok(claimer.get("getKeyPackages", "dids", alice.did().value())).json();
+      assertThat(got.get("keyPackages")).as("one per call for a legacy user").hasSize(1);
+      assertThat(handed.add(got.get("keyPackages").get(0).get("keyPackageRef").asText())).isTrue();
+    }
+    Set<String> all = new HashSet<>(List.of(TestUser.ref(k1), TestUser.ref(k2), TestUser.ref(k3)));
+    assertThat(all).containsAll(handed);
+    all.removeAll(handed);
+    assertThat(refs(ok(alice.get("getKeyPackages", "dids", alice.did().value())).json())).containsExactlyElementsOf(all);
+    // The legacy user is one device for getWelcome: no deviceId needed.
+    byte[] g = newGroupId();
+    createConvo(bob, g);
+    byte[] reservedForBob = List.of(k1, k2, k3).stream().filter(k -> handed.contains(TestUser.ref(k))).findFirst().orElseThrow();
+    ok(addMembers(bob, g, 0, List.of(alice), List.of(reservedForBob)));
+    var w = ok(alice.get("getWelcome", "convoId", hex(g))).json();
+    assertThat(handed).contains(w.get("keyPackageRef").asText());
+  }
+
+  @Test
+  void m6WelcomeWithoutDeviceIdIsNeverAnotherDevicesWelcome() {
+    TestUser.Device phone = alice.device();
+    TestUser.Device laptop = alice.device();
+    byte[] phoneKp = publish(alice, phone);
+    publish(alice, laptop);
+    byte[] g = newGroupId();
+    createConvo(bob, g);
+    ok(addMembers(bob, g, 0, List.of(alice), List.of(phoneKp)));
+    // An old client names no device: it cannot be told from the laptop, so nothing is served or failed.
+    assertThat(alice.get("getWelcome", "convoId", hex(g)).error()).isEqualTo("InvalidRequest");
+    assertThat(alice.post("confirmWelcome", Map.of("convoId", hex(g), "success", false)).error()).isEqualTo("InvalidRequest");
+    assertThat(alice.get("getWelcome", "convoId", hex(g), "deviceId", laptop.deviceId()).error()).isEqualTo("WelcomeNotFound");
+    var w = ok(alice.get("getWelcome", "convoId", hex(g), "deviceId", phone.deviceId())).json();
+    assertThat(w.get("keyPackageRef").asText()).isEqualTo(TestUser.ref(phoneKp));
+  }
 }
