@@ -88,13 +88,17 @@ public final class ConvoService {
 
   public ConvoView createConvo(Did caller, CreateConvo.Input in) {
     boolean bundle = !in.initialMembers().isEmpty();
-    if (bundle && (in.commit() == null || in.welcome() == null)) {
-      throw XrpcException.invalidRequest("initialMembers needs a commit and a welcome");
+    if (bundle && in.welcome() == null) {
+      throw XrpcException.invalidRequest("initialMembers needs a welcome");
     }
     if (!bundle && (in.commit() != null || in.welcome() != null)) {
       throw XrpcException.invalidRequest("commit and welcome need initialMembers");
     }
-    Bundle parsed = bundle ? parseBundle(in.groupId(), in.commit(), in.welcome(), in.groupInfo(), in.initialMembers()) : null;
+    // The 2025 client sends initialMembers and the Welcome but keeps the add commit to itself.
+    boolean seedAdd = bundle && in.commit() == null;
+    Bundle parsed = bundle && !seedAdd
+        ? parseBundle(in.groupId(), in.commit(), in.welcome(), in.groupInfo(), in.initialMembers()) : null;
+    Welcome seedWelcome = seedAdd ? MlsInput.welcome(in.welcome(), "welcome") : null;
     long now = clock.millis();
     ConvoView view = withConflictCount(() -> db.inTransaction(h -> {
       quotas.checkOpenConvos(h, caller);
@@ -109,6 +113,9 @@ public final class ConvoService {
       convos.addMember(h, in.groupId(), caller, "admin", 0, now);
       if (parsed != null) {
         applyAdd(h, caller, convos.lock(h, in.groupId()), parsed, now);
+      }
+      if (seedWelcome != null) {
+        applySeedAdd(h, caller, convos.lock(h, in.groupId()), seedWelcome, new LinkedHashSet<>(in.initialMembers()), now);
       }
       return view(h, in.groupId());
     }));
@@ -161,18 +168,60 @@ public final class ConvoService {
     if (b.commit().proposalsFullyVisible() && !b.commit().addedKeyPackageRefs().equals(new LinkedHashSet<>(b.refs()))) {
       throw new XrpcException(XrpcError.WelcomeMismatch, "the Welcome's recipients are not the KeyPackages the commit adds");
     }
+    List<AddMembers.WelcomeRecipient> recipients = recipients(h, caller, convo, b.welcome(), b.refs(), b.dids(), now);
+    CommitPolicing.Verdict verdict = policing.check(h, convo, caller, b.commit(), CommitPolicing.Path.ADD_MEMBERS,
+        b.dids(), null);
+    var stored = log.acceptCommit(h, convo, caller, b.commit(), now);
+    policing.accepted(h, convo, verdict);
+    long newEpoch = convo.epoch() + 1;
+    join(h, caller, convo, b.welcome(), b.dids(), recipients, stored.seq(), newEpoch, now);
+    if (b.groupInfo() != null) {
+      convos.setGroupInfo(h, id, b.groupInfoRaw(), b.groupInfo().epoch());
+    }
+    return new AddMembers.Output(true, newEpoch, recipients);
+  }
+
+  /**
+   * createConvo with initialMembers and a Welcome but no commit (the 2025 client keeps its add commit
+   * pending locally, since it concerns no one else): the group is created at epoch 0 and the add commit
+   * makes epoch 1, by MLS, so the conversation moves to epoch 1 with no commit in its log. The Welcome is
+   * routed by the KeyPackageRefs read from it, exactly as in addMembers. Under the {@code public} handshake
+   * policy the server must see every commit, so there this form is refused.
+   */
+  private void applySeedAdd(Handle h, Did caller, ConvoStore.Convo convo, Welcome welcome, Set<Did> dids, long now) {
+    if (convo.handshakePolicy() == HandshakePolicy.PUBLIC) {
+      throw XrpcException.invalidRequest("this conversation's handshake policy is public: createConvo with "
+          + "initialMembers needs the add commit");
+    }
+    List<String> refs = welcome.newMembers().stream().map(HexFormat.of()::formatHex).distinct().toList();
+    List<AddMembers.WelcomeRecipient> recipients = recipients(h, caller, convo, welcome, refs, dids, now);
+    ConvoId id = new ConvoId(convo.id());
+    if (!convos.advanceEpoch(h, id, 0)) {
+      throw new IllegalStateException("a new conversation is not at epoch 0");
+    }
+    join(h, caller, convo, welcome, dids, recipients, 0, 1, now);
+  }
+
+  /** The devices a Welcome reaches: each ref an available KeyPackage of a DID in {@code dids}, every DID covered. */
+  private List<AddMembers.WelcomeRecipient> recipients(Handle h, Did caller, ConvoStore.Convo convo, Welcome welcome,
+      List<String> refs, Set<Did> dids, long now) {
+    ConvoId id = new ConvoId(convo.id());
+    if (welcome.cipherSuite() != convo.cipherSuite()) {
+      throw new XrpcException(XrpcError.InvalidCipherSuite, "the Welcome's cipher suite " + welcome.cipherSuite()
+          + " is not the conversation's " + convo.cipherSuite());
+    }
     // H3: refs per Welcome are bounded by the device cap before any of them is looked up.
-    long maxRefs = (long) b.dids().size() * quotas.limits().devicesPerDid();
-    if (b.refs().size() > maxRefs) {
-      throw new XrpcException(XrpcError.WelcomeMismatch, "the Welcome names " + b.refs().size()
-          + " KeyPackages; " + b.dids().size() + " DID(s) hold at most " + maxRefs + " devices");
+    long maxRefs = (long) dids.size() * quotas.limits().devicesPerDid();
+    if (refs.size() > maxRefs) {
+      throw new XrpcException(XrpcError.WelcomeMismatch, "the Welcome names " + refs.size()
+          + " KeyPackages; " + dids.size() + " DID(s) hold at most " + maxRefs + " devices");
     }
     List<AddMembers.WelcomeRecipient> recipients = new ArrayList<>();
     Set<Did> covered = new LinkedHashSet<>();
     Set<String> devices = new java.util.HashSet<>();
-    for (String ref : b.refs()) {
+    for (String ref : refs) {
       StoredKeyPackage kp = keyPackages.find(h, ref)
-          .filter(k -> b.dids().contains(k.did()))
+          .filter(k -> dids.contains(k.did()))
           .filter(k -> k.cipherSuite().id() == convo.cipherSuite())
           .filter(k -> k.usableBy(caller, now))
           .orElseThrow(() -> new XrpcException(XrpcError.KeyPackageNotFound, "KeyPackageRef " + ref
@@ -184,41 +233,39 @@ public final class ConvoService {
       recipients.add(new AddMembers.WelcomeRecipient(kp.did(), kp.deviceId().value(), ref));
       covered.add(kp.did());
     }
-    Set<Did> uncovered = new LinkedHashSet<>(b.dids());
+    Set<Did> uncovered = new LinkedHashSet<>(dids);
     uncovered.removeAll(covered);
     if (!uncovered.isEmpty()) {
       throw new XrpcException(XrpcError.WelcomeMismatch, "the Welcome names no KeyPackage of " + uncovered.iterator().next());
     }
     long active = convos.countActive(h, id);
-    long joining = b.dids().stream().filter(d -> convos.member(h, id, d).map(m -> !m.active()).orElse(true)).count();
+    long joining = dids.stream().filter(d -> convos.member(h, id, d).map(m -> !m.active()).orElse(true)).count();
     if (active + joining > limits.membersPerConvo()) {
       throw new XrpcException(XrpcError.TooManyMembers, "a conversation holds at most " + limits.membersPerConvo() + " members");
     }
-    CommitPolicing.Verdict verdict = policing.check(h, convo, caller, b.commit(), CommitPolicing.Path.ADD_MEMBERS,
-        b.dids(), null);
-    var stored = log.acceptCommit(h, convo, caller, b.commit(), now);
-    policing.accepted(h, convo, verdict);
-    long newEpoch = convo.epoch() + 1;
-    for (Did did : b.dids()) {
+    return recipients;
+  }
+
+  /** The added DIDs become members (joined at {@code joinedSeq}) and each recipient device gets the Welcome. */
+  private void join(Handle h, Did caller, ConvoStore.Convo convo, Welcome welcome, Set<Did> dids,
+      List<AddMembers.WelcomeRecipient> recipients, long joinedSeq, long newEpoch, long now) {
+    ConvoId id = new ConvoId(convo.id());
+    for (Did did : dids) {
       boolean alreadyActive = convos.member(h, id, did).map(ConvoStore.Member::active).orElse(false);
       if (!alreadyActive) {
-        convos.addMember(h, id, did, "member", stored.seq(), now);
+        convos.addMember(h, id, did, "member", joinedSeq, now);
         events.append(h, convo.id(), "membershipEvent", membership(convo.id(), did, "added", newEpoch), null, now);
       }
     }
     // H3: the Welcome is stored once, whatever the number of devices it names, and counts against the adder.
-    quotas.charge(h, caller, b.welcome().raw().length, 0);
-    String blobId = welcomes.insertBlob(h, id, caller, b.welcome().raw(), now);
+    quotas.charge(h, caller, welcome.raw().length, 0);
+    String blobId = welcomes.insertBlob(h, id, caller, welcome.raw(), now);
     for (AddMembers.WelcomeRecipient r : recipients) {
       keyPackages.markUsed(h, r.keyPackageRef(), convo.id(), now);
       welcomes.insert(h, id, r.keyPackageRef(), r.did(), r.deviceId(), blobId, now);
       convos.addDevice(h, id, r.did(), r.deviceId());
       events.append(h, convo.id(), "welcomeEvent", Map.of("convoId", convo.id(), "deviceId", r.deviceId()), r.did(), now);
     }
-    if (b.groupInfo() != null) {
-      convos.setGroupInfo(h, id, b.groupInfoRaw(), b.groupInfo().epoch());
-    }
-    return new AddMembers.Output(true, newEpoch, recipients);
   }
 
   public RemoveMember.Output removeMember(Did caller, RemoveMember.Input in) {

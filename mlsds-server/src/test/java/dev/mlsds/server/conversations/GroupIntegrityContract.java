@@ -82,7 +82,7 @@ abstract class GroupIntegrityContract {
     byte[] kp = target.device().keyPackage();
     ok(target.post("publishKeyPackages", Map.of("keyPackages", List.of(Map.of("keyPackage", bytes(kp))))));
     var r = ok(adder.get("getKeyPackages", "dids", target.did().value()));
-    return java.util.Base64.getDecoder().decode(r.json().get("keyPackages").get(0).get("keyPackage").get("$bytes").asText());
+    return java.util.Base64.getUrlDecoder().decode(r.json().get("keyPackages").get(0).get("keyPackage").asText());
   }
 
   Http.Response add(TestUser adder, long senderLeaf, byte[] g, long epoch, TestUser user) {

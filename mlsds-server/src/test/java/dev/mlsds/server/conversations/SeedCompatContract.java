@@ -207,4 +207,49 @@ abstract class SeedCompatContract {
     assertThat(unknown.get("messages")).isEmpty();
     assertThat(unknown.has("cursor")).isFalse();
   }
+
+  @Test
+  void seedCreateConvoWithInitialMembersAndNoCommitRoutesTheWelcomeAndStartsAtEpochOne() {
+    byte[] g = newGroupId();
+    publish(bob, bob.device());
+    List<byte[]> kps = claim(alice, bob);
+    byte[] welcome = TestMessages.welcome(SUITE, kps.stream().map(k -> KeyPackage.decode(k).ref()).toList());
+    var convo = ok(alice.post("createConvo", Map.of("groupId", hex(g), "cipherSuite", SUITE.name(),
+        "initialMembers", List.of(bob.did().value()),
+        "welcomeMessage", java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(welcome),
+        "metadata", Map.of("name", "seed", "$type", "blue.catbird.mls.createConvo#metadataInput")))).json();
+    assertThat(convo.get("epoch").asLong()).as("the creator's add commit makes epoch 1").isEqualTo(1);
+    assertThat(convo.get("members")).extracting(m -> m.get("did").asText())
+        .containsExactlyInAnyOrder(alice.did().value(), bob.did().value());
+    assertThat(ok(alice.get("getCommits", "convoId", hex(g), "fromEpoch", "1")).json().get("commits")).as("no commit stored").isEmpty();
+    // Bob lists it and fetches the Welcome without a deviceId: a base64url string.
+    assertThat(ok(bob.get("getConvos")).json().get("conversations").get(0).get("id").asText()).isEqualTo(hex(g));
+    var w = ok(bob.get("getWelcome", "convoId", hex(g))).json();
+    assertThat(java.util.Base64.getUrlDecoder().decode(w.get("welcome").asText())).isEqualTo(welcome);
+    // Both members go on at epoch 1: messages, and a third member added with a commit at epoch 1.
+    ok(send(alice, g, 1));
+    ok(send(bob, g, 1));
+    publish(carol, carol.device());
+    assertThat(ok(addMembers(alice, g, 1, List.of(carol), claim(alice, carol))).json().get("newEpoch").asLong()).isEqualTo(2);
+    // A Welcome naming a KeyPackage of no initial member changes nothing.
+    byte[] g2 = newGroupId();
+    var refused = alice.post("createConvo", Map.of("groupId", hex(g2), "cipherSuite", SUITE.name(),
+        "initialMembers", List.of(carol.did().value()), "welcomeMessage", bytes(welcome)));
+    assertThat(refused.status()).isEqualTo(400);
+    assertThat(alice.get("getEpoch", "convoId", hex(g2)).error()).isEqualTo("ConvoNotFound");
+    assertThat(alice.post("createConvo", Map.of("groupId", hex(g2), "cipherSuite", SUITE.name(),
+        "initialMembers", List.of(carol.did().value()))).error()).isEqualTo("InvalidRequest");
+  }
+
+  @Test
+  void seedCreateConvoWithoutCommitIsRefusedUnderThePublicHandshakePolicy() {
+    byte[] g = newGroupId();
+    publish(bob, bob.device());
+    List<byte[]> kps = claim(alice, bob);
+    byte[] welcome = TestMessages.welcome(SUITE, kps.stream().map(k -> KeyPackage.decode(k).ref()).toList());
+    var r = alice.post("createConvo", Map.of("groupId", hex(g), "cipherSuite", SUITE.name(), "handshakePolicy", "public",
+        "initialMembers", List.of(bob.did().value()), "welcome", bytes(welcome)));
+    assertThat(r.error()).isEqualTo("InvalidRequest");
+    assertThat(alice.get("getEpoch", "convoId", hex(g)).error()).isEqualTo("ConvoNotFound");
+  }
 }
