@@ -68,6 +68,10 @@ public final class Main implements Runnable {
         description = "test only: did:web hosts fetched over http without SSRF checks (MLSDS_DID_WEB_INSECURE_HOSTS)")
     List<String> didWebInsecureHosts;
 
+    @Option(names = "--delegating-issuers", defaultValue = "${env:MLSDS_DELEGATING_ISSUERS}", split = ",",
+        description = "gateway DIDs whose service tokens name the caller in sub (MLSDS_DELEGATING_ISSUERS; default none)")
+    List<String> delegatingIssuers;
+
     @Option(names = "--metrics-token", defaultValue = "${env:MLSDS_METRICS_TOKEN}",
         description = "bearer token protecting /metrics (MLSDS_METRICS_TOKEN)")
     String metricsToken;
@@ -171,7 +175,10 @@ public final class Main implements Runnable {
       List<String> insecure = didWebInsecureHosts == null ? List.of()
           : didWebInsecureHosts.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
       return new Config(p, bind, port, dataDir, blankToNull(databaseUrl), did, didKey, plcUrl, insecure,
-          blankToNull(metricsToken), limits, storageLimits()).withBounds(bounds()).validate();
+          blankToNull(metricsToken), limits, storageLimits()).withBounds(bounds())
+          .withDelegatingIssuers(delegatingIssuers == null ? List.of()
+              : delegatingIssuers.stream().map(String::trim).filter(s -> !s.isEmpty()).toList())
+          .validate();
     }
 
     private Bounds bounds() {

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.List;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.output.MigrateResult;
@@ -129,10 +130,12 @@ public final class Database implements AutoCloseable {
    * first, so they queue in arrival order instead of sleeping in SQLite's busy handler.
    */
   public <R, X extends Exception> R inTransaction(HandleCallback<R, X> callback) throws X {
-    Participant participant = PARTICIPANT.get();
-    HandleCallback<R, X> work = participant == null ? callback : h -> {
+    List<Participant> participants = PARTICIPANTS.get();
+    HandleCallback<R, X> work = participants == null || participants.isEmpty() ? callback : h -> {
       R result = callback.withHandle(h);
-      participant.join(h);
+      for (Participant p : List.copyOf(participants)) {
+        p.join(h);
+      }
       return result;
     };
     if (dialect == Dialect.SQLITE) {
@@ -165,21 +168,43 @@ public final class Database implements AutoCloseable {
     void join(Handle h);
   }
 
-  private static final ThreadLocal<Participant> PARTICIPANT = new ThreadLocal<>();
+  private static final ThreadLocal<List<Participant>> PARTICIPANTS = new ThreadLocal<>();
 
   /** Runs {@code call} on this thread with {@code participant} joining each of its transactions. */
   public static <R> R withParticipant(Participant participant, java.util.concurrent.Callable<R> call) throws Exception {
-    Participant previous = PARTICIPANT.get();
-    PARTICIPANT.set(participant);
+    List<Participant> list = PARTICIPANTS.get();
+    boolean opened = list == null;
+    if (opened) {
+      list = new java.util.ArrayList<>();
+      PARTICIPANTS.set(list);
+    }
+    list.add(participant);
     try {
       return call.call();
     } finally {
-      if (previous == null) {
-        PARTICIPANT.remove();
-      } else {
-        PARTICIPANT.set(previous);
+      list.remove(participant);
+      if (opened) {
+        PARTICIPANTS.remove();
       }
     }
+  }
+
+  /** Opens a scope for {@link #joinCurrentScope} around {@code call} (the router's, per request). */
+  public static <R> R inScope(java.util.concurrent.Callable<R> call) throws Exception {
+    return withParticipant(h -> { }, call);
+  }
+
+  /**
+   * Adds {@code participant} to the scope of the {@link #withParticipant} call running on this thread, for
+   * the rest of that call. False, and nothing added, when no such call is running.
+   */
+  public static boolean joinCurrentScope(Participant participant) {
+    List<Participant> list = PARTICIPANTS.get();
+    if (list == null) {
+      return false;
+    }
+    list.add(participant);
+    return true;
   }
 
   static boolean isRetryable(Throwable e) {

@@ -25,8 +25,8 @@ import org.jdbi.v3.core.Handle;
  *       exactly that gap, the record says "committed" without a body: a retry then gets 409
  *       {@code IdempotencyConflict} saying the work was done, and never does it twice.</li>
  * </ul>
- * A call that writes nothing (a 4xx found before any transaction) is recorded after it returns. 5xx and
- * 429 results are not recorded, so the client's retry runs again.
+ * A call that writes nothing (a 4xx found before any transaction) is recorded after it returns. 5xx, 429
+ * and 401 (a replayed token) results are not recorded, so the client's retry runs again.
  */
 public final class IdempotencyStore implements Idempotency {
   private static final String CLAIM = """
@@ -99,7 +99,7 @@ public final class IdempotencyStore implements Idempotency {
     } catch (AlreadyClaimed e) {
       return find(caller, nsid, key).flatMap(r -> r).orElseThrow(() -> conflict());
     } catch (XrpcException e) {
-      if (e.status() >= 500 || e.status() == 429) {
+      if (e.status() >= 500 || e.status() == 429 || e.status() == 401) {
         throw e;
       }
       result = new Result(e.status(), ErrorResponses.body(e));
