@@ -45,7 +45,7 @@ class DeviceScenariosIT extends E2eFixture {
     // No deviceId: Bob has one device with a Welcome here.
     JsonNode w = ub.get("getWelcome", "convoId", g).ok();
     assertThat(w.path("keyPackageRef").asText()).isEqualTo(first.ref());
-    JsonNode joined = b.join(w.path("welcome").path("$bytes").asText());
+    JsonNode joined = b.join(E2eFixture.standard(w.path("welcome").asText()));
     assertThat(joined.path("keyPackageRef").asText()).isEqualTo(first.ref());
     ub.post("confirmWelcome", Map.of("convoId", g, "success", true)).ok();
 
@@ -197,7 +197,7 @@ class DeviceScenariosIT extends E2eFixture {
         .satisfies(r -> assertThat(r.path("deviceId").asText()).isEqualTo(after.deviceId));
     JsonNode w = after.user.get("getWelcome", "convoId", g, "deviceId", after.deviceId).ok();
     assertThat(fresh.stream().map(KeyPackage::ref)).contains(w.path("keyPackageRef").asText());
-    JsonNode joined = after.agent.call("join", "welcome", w.path("welcome").path("$bytes").asText());
+    JsonNode joined = after.agent.call("join", "welcome", E2eFixture.standard(w.path("welcome").asText()));
     // Dana has been a member since the first add: her log starts there, before this device's epoch.
     after.joinedAsExistingMember(g, joined.path("epoch").asLong());
     ud.post("confirmWelcome", Map.of("convoId", g, "deviceId", after.deviceId, "success", true)).ok();

@@ -119,7 +119,15 @@ abstract class E2eFixture {
   }
 
   static List<String> keyPackageBytes(JsonNode claimed) {
-    return StreamSupport.stream(claimed.spliterator(), false).map(k -> k.path("keyPackage").path("$bytes").asText()).toList();
+    return StreamSupport.stream(claimed.spliterator(), false).map(k -> standard(k.path("keyPackage").asText())).toList();
+  }
+
+  /**
+   * {@code getKeyPackages.keyPackage} and {@code getWelcome.welcome} are base64url strings (the 2025 lexicon's
+   * form); the agents take standard base64.
+   */
+  static String standard(String base64url) {
+    return java.util.Base64.getEncoder().encodeToString(java.util.Base64.getUrlDecoder().decode(base64url));
   }
 
   /** A conversation with no members but its creator: createConvo without a commit (epoch 0). */
@@ -152,7 +160,7 @@ abstract class E2eFixture {
     JsonNode w = d.user.get("getWelcome", "convoId", g, "deviceId", d.deviceId).ok();
     assertThat(w.path("convoId").asText()).isEqualTo(g);
     assertThat(w.path("deviceId").asText()).isEqualTo(d.deviceId);
-    JsonNode joined = d.join(w.path("welcome").path("$bytes").asText());
+    JsonNode joined = d.join(standard(w.path("welcome").asText()));
     assertThat(joined.path("groupId").asText()).isEqualTo(g);
     assertThat(joined.path("keyPackageRef").asText()).as("the Welcome opens with the KeyPackage the server named")
         .isEqualTo(w.path("keyPackageRef").asText());

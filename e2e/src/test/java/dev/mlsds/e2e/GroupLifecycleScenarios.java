@@ -158,9 +158,10 @@ abstract class GroupLifecycleScenarios extends E2eFixture {
     winner.agent.call("applyPending", "groupId", g);
 
     // The loser fetches the winning commit, processes it (its own pending commit is dropped) and retries.
-    JsonNode fetched = loser.user.get("getCommits", "convoId", g, "fromEpoch", "1").ok().path("commits");
+    // getCommits labels a commit with the epoch it creates: the loser at epoch 1 asks from epoch 2.
+    JsonNode fetched = loser.user.get("getCommits", "convoId", g, "fromEpoch", "2").ok().path("commits");
     JsonNode theCommit = StreamSupport.stream(fetched.spliterator(), false)
-        .filter(x -> x.path("epoch").asLong() == 1).findFirst().orElseThrow(() -> new AssertionError("no epoch-1 commit in " + fetched));
+        .filter(x -> x.path("epoch").asLong() == 2).findFirst().orElseThrow(() -> new AssertionError("no commit creating epoch 2 in " + fetched));
     assertThat(theCommit.path("seq").asLong()).isEqualTo(won.body().path("seq").asLong());
     assertThat(theCommit.path("sender").asText()).isEqualTo(winner.user.did());
     assertThat(decode(theCommit.path("commitData").path("$bytes").asText()))

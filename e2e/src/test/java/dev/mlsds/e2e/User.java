@@ -82,6 +82,15 @@ final class User {
     return send(method, HttpRequest.newBuilder(URI.create(base + method + q)).GET());
   }
 
+  /**
+   * A request to {@code method} with {@code query} (empty or starting with {@code ?}) carrying a fresh service token,
+   * for callers that read the response themselves (event streams).
+   */
+  HttpRequest.Builder authorized(String method, String query) {
+    return HttpRequest.newBuilder(URI.create(base + method + query))
+        .header("Authorization", "Bearer " + identity.token(audience, NS + method));
+  }
+
   private Response send(String method, HttpRequest.Builder request) {
     HttpRequest r = request.timeout(REQUEST_TIMEOUT)
         .header("Authorization", "Bearer " + identity.token(audience, NS + method)).build();

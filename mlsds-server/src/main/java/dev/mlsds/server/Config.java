@@ -28,7 +28,19 @@ public record Config(
     String metricsToken,
     Limits limits,
     StorageLimits storage,
-    Bounds bounds) {
+    Bounds bounds,
+    List<String> delegatingIssuers) {
+
+  /**
+   * A configuration without delegating issuers ({@code MLSDS_DELEGATING_ISSUERS}: gateway DIDs whose
+   * tokens name the user in {@code sub}; docs/auth.md).
+   */
+  public Config(Profile profile, String bind, int port, Path dataDir, String databaseUrl, String serviceDid,
+      boolean allowDidKey, String plcUrl, List<String> didWebAllowedInsecureHosts, String metricsToken, Limits limits,
+      StorageLimits storage, Bounds bounds) {
+    this(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl, didWebAllowedInsecureHosts,
+        metricsToken, limits, storage, bounds, List.of());
+  }
 
   /** A configuration with the default storage limits and resource bounds. */
   public Config(Profile profile, String bind, int port, Path dataDir, String databaseUrl, String serviceDid,
@@ -48,13 +60,19 @@ public record Config(
   /** This configuration with other storage limits. */
   public Config withStorage(StorageLimits storage) {
     return new Config(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl,
-        didWebAllowedInsecureHosts, metricsToken, limits, storage, bounds);
+        didWebAllowedInsecureHosts, metricsToken, limits, storage, bounds, delegatingIssuers);
   }
 
   /** This configuration with other resource bounds. */
   public Config withBounds(Bounds b) {
     return new Config(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl,
-        didWebAllowedInsecureHosts, metricsToken, limits, storage, b);
+        didWebAllowedInsecureHosts, metricsToken, limits, storage, b, delegatingIssuers);
+  }
+
+  /** This configuration with other delegating issuers (gateway DIDs trusted to name the user in {@code sub}). */
+  public Config withDelegatingIssuers(List<String> issuers) {
+    return new Config(profile, bind, port, dataDir, databaseUrl, serviceDid, allowDidKey, plcUrl,
+        didWebAllowedInsecureHosts, metricsToken, limits, storage, bounds, List.copyOf(issuers));
   }
 
   public enum Profile {
@@ -132,6 +150,11 @@ public record Config(
       problems.add("MLSDS_SERVICE_DID must be a did:web or did:plc identifier");
     }
     problems.addAll(bounds.problems());
+    for (String issuer : delegatingIssuers) {
+      if (!issuer.matches("did:[a-z]+:[a-zA-Z0-9._:%-]+")) {
+        problems.add("MLSDS_DELEGATING_ISSUERS must be a comma-separated list of DIDs, not '" + issuer + "'");
+      }
+    }
     if (profile == Profile.PROD) {
       if (serviceDid == null || DEFAULT_SERVICE_DID.equals(serviceDid)) {
         problems.add("prod profile needs MLSDS_SERVICE_DID set to this service's own DID");

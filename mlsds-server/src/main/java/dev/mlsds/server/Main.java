@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
 @Command(name = "mlsds", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "An MLS (RFC 9420) Delivery Service for AT Protocol accounts.",
     subcommands = {Main.Serve.class, Main.Migrate.class, Main.PrintVersion.class, TokenCommand.class,
-        InspectCommand.class, BackupCommand.class})
+        InspectCommand.class, BackupCommand.class, HealthcheckCommand.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {
@@ -68,6 +68,10 @@ public final class Main implements Runnable {
         description = "test only: did:web hosts fetched over http without SSRF checks (MLSDS_DID_WEB_INSECURE_HOSTS)")
     List<String> didWebInsecureHosts;
 
+    @Option(names = "--delegating-issuers", defaultValue = "${env:MLSDS_DELEGATING_ISSUERS}", split = ",",
+        description = "gateway DIDs whose service tokens name the caller in sub (MLSDS_DELEGATING_ISSUERS; default none)")
+    List<String> delegatingIssuers;
+
     @Option(names = "--metrics-token", defaultValue = "${env:MLSDS_METRICS_TOKEN}",
         description = "bearer token protecting /metrics (MLSDS_METRICS_TOKEN)")
     String metricsToken;
@@ -88,7 +92,7 @@ public final class Main implements Runnable {
         description = "platform threads validating KeyPackages; 0 = half the cores (MLSDS_VALIDATION_THREADS)")
     int validationThreads;
 
-    @Option(names = "--in-flight-per-caller", defaultValue = "${env:MLSDS_IN_FLIGHT_PER_CALLER:-8}",
+    @Option(names = "--in-flight-per-caller", defaultValue = "${env:MLSDS_IN_FLIGHT_PER_CALLER:-32}",
         description = "XRPC requests one caller may have running at once (MLSDS_IN_FLIGHT_PER_CALLER)")
     int inFlightPerCaller;
 
@@ -146,10 +150,14 @@ public final class Main implements Runnable {
         description = "MLS data all responses may hold at once, 0 = a quarter of the heap (MLSDS_RESPONSE_MEMORY_BYTES)")
     long responseMemoryBytes;
 
+    @Option(names = "--stream-cursors-per-did", defaultValue = "${env:MLSDS_STREAM_CURSORS_PER_DID:-100}",
+        description = "stream cursor bases kept per DID, the newest (MLSDS_STREAM_CURSORS_PER_DID)")
+    int streamCursorsPerDid;
+
     StorageLimits storageLimits() {
       return new StorageLimits(pageMaxBytes, maxDevicesPerDid, userQuotaBytes, userQuotaMessages, userQuotaConvos,
           rateLimitBytesPerMinute, Duration.ofDays(Math.max(0, messageRetentionDays)),
-          Duration.ofDays(Math.max(0, finishedRetentionDays)), responseMemoryBytes);
+          Duration.ofDays(Math.max(0, finishedRetentionDays)), responseMemoryBytes, streamCursorsPerDid);
     }
 
     Config toConfig() {
@@ -167,7 +175,10 @@ public final class Main implements Runnable {
       List<String> insecure = didWebInsecureHosts == null ? List.of()
           : didWebInsecureHosts.stream().map(String::trim).filter(s -> !s.isEmpty()).toList();
       return new Config(p, bind, port, dataDir, blankToNull(databaseUrl), did, didKey, plcUrl, insecure,
-          blankToNull(metricsToken), limits, storageLimits()).withBounds(bounds()).validate();
+          blankToNull(metricsToken), limits, storageLimits()).withBounds(bounds())
+          .withDelegatingIssuers(delegatingIssuers == null ? List.of()
+              : delegatingIssuers.stream().map(String::trim).filter(s -> !s.isEmpty()).toList())
+          .validate();
     }
 
     private Bounds bounds() {

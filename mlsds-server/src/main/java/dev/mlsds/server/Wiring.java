@@ -5,7 +5,10 @@ import dev.mlsds.server.auth.JtiStore;
 import dev.mlsds.server.auth.ServiceAuthenticator;
 import dev.mlsds.server.conversations.ConvoHandlers;
 import dev.mlsds.server.conversations.ConvoService;
+import dev.mlsds.server.conversations.CommitPolicing;
 import dev.mlsds.server.conversations.ConvoStore;
+import dev.mlsds.server.conversations.IntegritySettings;
+import dev.mlsds.server.conversations.RosterStore;
 import dev.mlsds.server.delivery.DeliveryHandlers;
 import dev.mlsds.server.delivery.DeliveryService;
 import dev.mlsds.server.delivery.MessageLog;
@@ -50,7 +53,7 @@ public final class Wiring {
     RateLimits rateLimits = new RateLimits(config.limits(), config.storage(), clock);
     Quotas quotas = new Quotas(config.storage());
     Server server = new Server(config, clock, metrics, db,
-        new ServiceAuthenticator(config, clock, new DidResolver(config), jtis::firstUse), rateLimits);
+        new ServiceAuthenticator(config, clock, new DidResolver(config), jtis), rateLimits);
     StreamHub streams = StreamHub.open(db, clock, realtime, metrics.registry());
     Notifier notifier = streams.notifier(); // in-process on SQLite; LISTEN/NOTIFY across nodes on PostgreSQL
     ConvoEventLog eventLog = new ConvoEventLog(db.dialect(), notifier);
@@ -70,12 +73,15 @@ public final class Wiring {
     ConvoStore convoStore = new ConvoStore(db.dialect());
     MessageStore messageStore = new MessageStore();
     MessageLog messageLog = new MessageLog(convoStore, messageStore, quotas);
+    // Group integrity (docs/conversations.md): commit/proposal policing, handshake policy, roles.
+    IntegritySettings integrity = IntegritySettings.fromEnvironment(System.getenv());
+    CommitPolicing policing = new CommitPolicing(convoStore, new RosterStore(), clock, config.limits());
     ConvoHandlers.register(server.router(), new ConvoService(db, convoStore, messageLog, welcomeStore, keyPackageStore,
-        eventLog, notifier, clock, config.limits(), quotas, server.metrics().registry()),
+        eventLog, notifier, clock, config.limits(), quotas, server.metrics().registry(), policing, integrity),
         config.limits().membersPerConvo());
     DeliveryHandlers.register(server.router(), new DeliveryService(db, convoStore, messageStore, messageLog,
         welcomeStore, keyPackageStore, eventLog, notifier, clock, config.limits(), config.storage(),
-        server.metrics().registry()), config.limits().messageMaxBytes());
+        server.metrics().registry()).policedBy(policing), config.limits().messageMaxBytes());
 
     IdempotencyStore idempotency = new IdempotencyStore(db, clock);
     server.router().idempotency(idempotency);

@@ -49,4 +49,13 @@ class ConfigTest {
     assertThatThrownBy(() -> new Config(d.profile(), d.bind(), 8080, d.dataDir(), "jdbc:mysql://x", d.serviceDid(),
         true, d.plcUrl(), List.of(), null, d.limits()).validate()).hasMessageContaining("jdbc:postgresql");
   }
+
+  @Test
+  void delegatingIssuersAreEmptyByDefaultAndMustBeDids() {
+    assertThat(Config.devDefaults().delegatingIssuers()).isEmpty();
+    Config c = Config.devDefaults().withDelegatingIssuers(List.of("did:web:gateway.example.com")).validate();
+    assertThat(c.delegatingIssuers()).containsExactly("did:web:gateway.example.com");
+    assertThatThrownBy(() -> Config.devDefaults().withDelegatingIssuers(List.of("gateway.example.com")).validate())
+        .hasMessageContaining("MLSDS_DELEGATING_ISSUERS");
+  }
 }

@@ -79,8 +79,11 @@ public final class SendMessageLoad {
         l.membersPerConvo(), l.messageMaxBytes(), l.requestMaxBytes(), l.applicationEpochWindow(), l.welcomeGrace(),
         l.tokenMaxLifetime(), l.keyPackageLowThreshold(), Integer.MAX_VALUE / 2, l.keyPackageClaimsPerCallerPerMinute(),
         l.keyPackageClaimsPerTargetPerMinute());
-    Config config = new Config(d.profile(), "127.0.0.1", 0, Path.of("unused"), url, d.serviceDid(), true,
+    Config plain = new Config(d.profile(), "127.0.0.1", 0, Path.of("unused"), url, d.serviceDid(), true,
         d.plcUrl(), List.of(), null, limits);
+    // "one" posts as a single caller from all senders: lift the per-caller in-flight cap like the rate limits.
+    Config config = plain.withBounds(plain.bounds().withInFlightPerCaller(Integer.MAX_VALUE / 2)
+        .withSqliteSynchronous(System.getProperty("mlsds.sqliteSynchronous", "FULL")));
     Server server = Wiring.build(config, Clock.systemUTC()).start();
     try {
       load.run(server);

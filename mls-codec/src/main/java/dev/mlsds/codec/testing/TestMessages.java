@@ -39,6 +39,17 @@ public final class TestMessages {
      */
     public static byte[] commit(byte[] groupId, long epoch, long senderLeaf, List<byte[]> addKeyPackages,
             List<Long> removedLeaves, boolean withPath) {
+        return commit(groupId, epoch, senderLeaf, addKeyPackages, removedLeaves, List.of(),
+                withPath ? "committer@" + epoch : null);
+    }
+
+    /**
+     * As {@link #commit(byte[], long, long, List, List, boolean)}, plus proposals by reference
+     * ({@code proposalRefs}, after the inline ones), and an UpdatePath whose leaf credential identity is
+     * {@code pathIdentity} (none when null).
+     */
+    public static byte[] commit(byte[] groupId, long epoch, long senderLeaf, List<byte[]> addKeyPackages,
+            List<Long> removedLeaves, List<byte[]> proposalRefs, String pathIdentity) {
         MlsWriter w = framedContentHeader(groupId, epoch, new Sender(Sender.Type.MEMBER, senderLeaf))
                 .u8(ContentType.COMMIT.value());
         w.vector(proposals -> {
@@ -48,10 +59,13 @@ public final class TestMessages {
             for (long leaf : removedLeaves) {
                 proposals.u8(1).u16(Proposal.REMOVE).u32(leaf);
             }
+            for (byte[] ref : proposalRefs) {
+                proposals.u8(2).opaque(ref);
+            }
         });
-        w.optional(withPath);
-        if (withPath) {
-            writeCommitLeafNode(w, epoch);
+        w.optional(pathIdentity != null);
+        if (pathIdentity != null) {
+            writeCommitLeafNode(w, pathIdentity);
             w.vector(nodes -> { });
         }
         return w.opaque(filler(64)).opaque(filler(FILLER)).opaque(filler(FILLER)).toByteArray();
@@ -62,11 +76,21 @@ public final class TestMessages {
      * with an inline ExternalInit proposal and an UpdatePath; no membership tag.
      */
     public static byte[] externalCommit(byte[] groupId, long epoch) {
+        return externalCommit(groupId, epoch, "committer@" + epoch, List.of());
+    }
+
+    /** An external Commit whose new leaf's credential identity is {@code identity}, removing {@code removedLeaves} (resync). */
+    public static byte[] externalCommit(byte[] groupId, long epoch, String identity, List<Long> removedLeaves) {
         MlsWriter w = framedContentHeader(groupId, epoch, new Sender(Sender.Type.NEW_MEMBER_COMMIT, -1))
                 .u8(ContentType.COMMIT.value());
-        w.vector(proposals -> proposals.u8(1).u16(Proposal.EXTERNAL_INIT).opaque(filler(32)));
+        w.vector(proposals -> {
+            proposals.u8(1).u16(Proposal.EXTERNAL_INIT).opaque(filler(32));
+            for (long leaf : removedLeaves) {
+                proposals.u8(1).u16(Proposal.REMOVE).u32(leaf);
+            }
+        });
         w.optional(true);
-        writeCommitLeafNode(w, epoch);
+        writeCommitLeafNode(w, identity);
         w.vector(nodes -> { });
         return w.opaque(filler(64)).opaque(filler(FILLER)).toByteArray();
     }
@@ -123,9 +147,9 @@ public final class TestMessages {
         return w.opaque(new byte[0]);
     }
 
-    private static void writeCommitLeafNode(MlsWriter w, long epoch) {
+    private static void writeCommitLeafNode(MlsWriter w, String identity) {
         w.opaque(filler(FILLER)).opaque(filler(FILLER))
-                .u16(Credential.BASIC).opaque(("committer@" + epoch).getBytes(StandardCharsets.UTF_8))
+                .u16(Credential.BASIC).opaque(identity.getBytes(StandardCharsets.UTF_8))
                 .u16List(List.of(KeyPackage.MLS10)).u16List(List.of()).u16List(List.of()).u16List(List.of())
                 .u16List(List.of(Credential.BASIC))
                 .u8(3).opaque(filler(FILLER))

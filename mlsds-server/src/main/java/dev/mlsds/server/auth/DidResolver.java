@@ -2,6 +2,7 @@ package dev.mlsds.server.auth;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.github.benmanes.caffeine.cache.AsyncLoadingCache;
+import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 import dev.mlsds.server.Config;
@@ -23,6 +24,7 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.regex.Pattern;
@@ -43,6 +45,11 @@ import java.util.regex.Pattern;
  *   <li>{@link #refreshedKey} re-fetches a DID once after a signature failed (key rotation), but not if
  *   the cached document is younger than the minimum refresh interval, so forged tokens cannot make this
  *   node hammer the directory.</li>
+ *   <li>Bounded outbound work (review M3): at most {@code MLSDS_DID_FETCH_CONCURRENCY} fetches run at once;
+ *   one more fails fast with 503 {@code Unavailable} instead of queueing. Results that are not a key
+ *   (refused, unreachable) are kept in a separate, smaller negative cache, so DIDs named by forged tokens
+ *   never take room from, or evict, the resolved keys of real users. (The per-source-address limit on
+ *   tokens that need a fetch or fail is {@link ServiceAuthenticator}'s.)</li>
  *   <li>SSRF: a did:web host is fetched only over HTTPS and only if every address its name resolves to is
  *   public ({@link PublicAddresses}); redirects are never followed. The hosts listed in
  *   {@code MLSDS_DID_WEB_INSECURE_HOSTS} (tests only; the prod profile refuses the setting) skip the
@@ -71,6 +78,9 @@ public final class DidResolver {
 
   record Unreachable(String reason) implements Resolution {}
 
+  /** No fetch was made: {@link #fetches} were all in use. Never remembered. */
+  record Busy() implements Resolution {}
+
   private final boolean allowDidKey;
   private final String plcUrl;
   private final List<String> insecureHosts;
@@ -78,6 +88,8 @@ public final class DidResolver {
   private final long minRefreshNanos;
   private final HttpClient http;
   private final AsyncLoadingCache<Did, Resolution> cache;
+  private final Cache<Did, Resolution> negative;
+  private final Semaphore fetches;
 
   public DidResolver(Config config) {
     this(config, DEFAULT_TTL, DEFAULT_TIMEOUT, DEFAULT_MIN_REFRESH);
@@ -92,13 +104,16 @@ public final class DidResolver {
     this.minRefreshNanos = minRefresh.toNanos();
     this.http = HttpClient.newBuilder().connectTimeout(timeout).followRedirects(HttpClient.Redirect.NEVER).build();
     Duration refusedTtl = ttl.compareTo(REFUSED_TTL) < 0 ? ttl : REFUSED_TTL;
+    this.fetches = new Semaphore(config.bounds().didFetchConcurrency());
+    this.negative = Caffeine.newBuilder()
+        .maximumSize(config.bounds().didNegativeCacheSize())
+        .expireAfter(Expiry.<Did, Resolution>creating((did, r) -> r instanceof Refused ? refusedTtl
+            : UNREACHABLE_TTL))
+        .build();
+    // A result that is not a key leaves the key cache as soon as its waiters have it (it lives on in negative).
     this.cache = Caffeine.newBuilder()
         .maximumSize(MAX_CACHED_DIDS)
-        .expireAfter(Expiry.<Did, Resolution>creating((did, r) -> switch (r) {
-          case Found f -> ttl;
-          case Refused x -> refusedTtl;
-          case Unreachable x -> UNREACHABLE_TTL;
-        }))
+        .expireAfter(Expiry.<Did, Resolution>creating((did, r) -> r instanceof Found ? ttl : Duration.ZERO))
         // fetches block on the network: run them on virtual threads, never on the common pool
         .executor(task -> Thread.ofVirtual().name("did-resolve").start(task))
         .buildAsync(this::fetch);
@@ -111,7 +126,7 @@ public final class DidResolver {
   public AtprotoKey key(Did did) {
     return switch (did.method()) {
       case "key" -> didKey(did);
-      case "plc", "web" -> keyOf(await(did, cache.get(did)));
+      case "plc", "web" -> keyOf(resolve(did));
       default -> throw invalid("unsupported DID method did:" + did.method());
     };
   }
@@ -125,14 +140,36 @@ public final class DidResolver {
     if (did.method().equals("key")) {
       return Optional.empty();
     }
-    Resolution current = await(did, cache.get(did));
+    Resolution current = resolve(did);
     if (current instanceof Found f && f.key().equals(stale)
         && System.nanoTime() - f.resolvedAtNanos() >= minRefreshNanos) {
       cache.synchronous().asMap().remove(did, current); // only this entry: a concurrent refresh is kept
-      current = await(did, cache.get(did));
+      current = resolve(did);
     }
     AtprotoKey now = keyOf(current);
     return now.equals(stale) ? Optional.empty() : Optional.of(now);
+  }
+
+  /** Whether resolving {@code did} now needs no fetch (a key or a failure is remembered). */
+  public boolean isCached(Did did) {
+    if (did.method().equals("key")) {
+      return true;
+    }
+    CompletableFuture<Resolution> pending = cache.getIfPresent(did);
+    return negative.getIfPresent(did) != null
+        || (pending != null && pending.isDone() && !pending.isCompletedExceptionally());
+  }
+
+  private Resolution resolve(Did did) {
+    Resolution remembered = negative.getIfPresent(did);
+    if (remembered != null) {
+      return remembered;
+    }
+    Resolution r = await(did, cache.get(did));
+    if (r instanceof Refused || r instanceof Unreachable) {
+      negative.put(did, r);
+    }
+    return r;
   }
 
   private AtprotoKey didKey(Did did) {
@@ -151,6 +188,8 @@ public final class DidResolver {
       case Found f -> f.key();
       case Refused x -> throw invalid(x.reason());
       case Unreachable x -> throw new XrpcException(XrpcError.Unavailable, x.reason());
+      case Busy x -> throw new XrpcException(XrpcError.Unavailable, "too many DID resolutions in progress; retry shortly",
+          java.util.Map.of(), 1);
     };
   }
 
@@ -169,6 +208,17 @@ public final class DidResolver {
   }
 
   private Resolution fetch(Did did) {
+    if (!fetches.tryAcquire()) {
+      return new Busy();
+    }
+    try {
+      return fetchNow(did);
+    } finally {
+      fetches.release();
+    }
+  }
+
+  private Resolution fetchNow(Did did) {
     URI uri;
     try {
       uri = did.method().equals("plc") ? plcUri(did) : webUri(did);

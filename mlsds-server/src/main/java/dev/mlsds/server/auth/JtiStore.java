@@ -1,8 +1,11 @@
 package dev.mlsds.server.auth;
 
 import dev.mlsds.server.storage.Database;
+import dev.mlsds.server.xrpc.XrpcError;
+import dev.mlsds.server.xrpc.XrpcException;
 import java.time.Clock;
 import java.time.Duration;
+import org.jdbi.v3.core.Handle;
 
 /**
  * The {@link ReplayStore} in the database ({@code auth_jti}), so every node sharing one PostgreSQL
@@ -20,6 +23,8 @@ public final class JtiStore implements ReplayStore {
       INSERT INTO auth_jti (issuer, jti, keep_until) VALUES (:issuer, :jti, :keepUntil)
       ON CONFLICT (issuer, jti) DO UPDATE SET keep_until = excluded.keep_until
       WHERE auth_jti.keep_until < :now""";
+  private static final String SEEN = """
+      SELECT COUNT(*) FROM auth_jti WHERE issuer = :issuer AND jti = :jti AND keep_until >= :now""";
   private static final String PURGE = "DELETE FROM auth_jti WHERE keep_until < :now";
 
   private final Database db;
@@ -36,6 +41,39 @@ public final class JtiStore implements ReplayStore {
     long keepUntil = expiresAtEpochSecond * 1000 + NODE_CLOCK_MARGIN.toMillis();
     return db.inTransaction(h -> h.createUpdate(CLAIM).bind("issuer", issuer.value()).bind("jti", jti)
         .bind("keepUntil", keepUntil).bind("now", now).execute()) == 1;
+  }
+
+  /**
+   * Inside a request scope ({@link Database#inScope}, opened by the router), the jti row joins the
+   * transaction of the work (review M1): one commit instead of two, and a request that fails before its
+   * work commits has not used its token. Outside one, it is written at once.
+   */
+  @Override
+  public boolean firstUseWithWork(Did issuer, String jti, long expiresAtEpochSecond) {
+    long now = clock.millis();
+    boolean seen = db.withHandle(h -> h.createQuery(SEEN).bind("issuer", issuer.value()).bind("jti", jti)
+        .bind("now", now).mapTo(Integer.class).one()) > 0;
+    if (seen) {
+      return false;
+    }
+    long keepUntil = expiresAtEpochSecond * 1000 + NODE_CLOCK_MARGIN.toMillis();
+    Database.Participant claim = new Database.Participant() {
+      private volatile boolean committed;
+
+      @Override
+      public void join(Handle h) {
+        if (committed) {
+          return;
+        }
+        int claimed = h.createUpdate(CLAIM).bind("issuer", issuer.value()).bind("jti", jti)
+            .bind("keepUntil", keepUntil).bind("now", clock.millis()).execute();
+        if (claimed == 0) {
+          throw new XrpcException(XrpcError.TokenReplayed, "this token (jti) was already used");
+        }
+        h.afterCommit(() -> committed = true);
+      }
+    };
+    return Database.joinCurrentScope(claim) || firstUse(issuer, jti, expiresAtEpochSecond);
   }
 
   /** Deletes the rows of tokens that can no longer be valid anywhere; returns how many. */

@@ -9,4 +9,13 @@ package dev.mlsds.server.auth;
 public interface ReplayStore {
   /** Records the token; true the first time, false when this issuer already used this jti. */
   boolean firstUse(Did issuer, String jti, long expiresAtEpochSecond);
+
+  /**
+   * For a call that writes: false when this issuer already used this jti; otherwise the jti may be
+   * recorded with the call's own first committed transaction instead of at once (a call that fails then
+   * leaves its token unused), a concurrent second use failing that transaction with {@code TokenReplayed}.
+   */
+  default boolean firstUseWithWork(Did issuer, String jti, long expiresAtEpochSecond) {
+    return firstUse(issuer, jti, expiresAtEpochSecond);
+  }
 }

@@ -16,12 +16,14 @@ import java.util.Base64;
  * <p>Parsing refuses (401 {@code InvalidToken}) anything but three base64url parts holding two JSON
  * objects without duplicate keys and a 64-byte signature; a header {@code alg} other than ES256K / ES256
  * (so {@code none}, HMAC, RSA); a {@code crit} header (no extension is understood); a missing or
- * non-string {@code iss} or {@code jti}; and {@code exp}/{@code iat} that are not whole seconds in a sane
- * range. {@code aud} and {@code lxm} are kept as found (null when absent or not a string) because their
- * absence has its own error names.
+ * non-string {@code iss} or {@code jti}; and {@code exp} (and {@code iat} when present) that are not whole
+ * seconds in a sane range. {@code iat} is optional because older PDS builds do not write it ({@code null}
+ * then). {@code aud}, {@code lxm} and {@code sub} are kept as found (null when absent or not a string):
+ * the absence of the first two has its own error names, and {@code sub} is read only for a delegating
+ * issuer ({@link ServiceAuthenticator}).
  */
-public record ServiceToken(KeyType keyType, String iss, String aud, String lxm, long exp, long iat, String jti,
-    byte[] signingInput, byte[] signature) {
+public record ServiceToken(KeyType keyType, String iss, String aud, String lxm, long exp, Long iat, String jti,
+    String sub, byte[] signingInput, byte[] signature) {
   static final int MAX_CHARS = 8192;
   static final int MAX_JTI_CHARS = 256;
   /** NumericDate bounds: after 2001 and before year 5000; keeps every later sum or difference exact. */
@@ -62,8 +64,9 @@ public record ServiceToken(KeyType keyType, String iss, String aud, String lxm, 
       throw invalid("jti claim missing or longer than " + MAX_JTI_CHARS + " characters");
     }
     byte[] signingInput = compact.substring(0, dot2).getBytes(StandardCharsets.US_ASCII);
+    Long iat = claims.has("iat") ? time(claims, "iat") : null;
     return new ServiceToken(type, iss, text(claims, "aud"), text(claims, "lxm"), time(claims, "exp"),
-        time(claims, "iat"), jti, signingInput, signature);
+        iat, jti, text(claims, "sub"), signingInput, signature);
   }
 
   /** The issuer DID with any {@code #fragment} removed: the fragment never selects another identity. */

@@ -13,13 +13,15 @@ public final class Conversations {
 
   /** {@code convoView}; {@code id} = {@code groupId} = the hex MLS group id. */
   public record ConvoView(String id, String groupId, Did creator, List<MemberView> members, long epoch,
-      String cipherSuite, Instant createdAt, Instant lastMessageAt, Metadata metadata) {}
+      String cipherSuite, Instant createdAt, Instant lastMessageAt, Metadata metadata, String handshakePolicy,
+      boolean adminOnlyAdds) {}
 
   public record Metadata(String name, String description) {}
 
   public static final class CreateConvo {
+    /** {@code handshakePolicy} null: the server's default; {@code adminOnlyAdds} null: false. */
     public record Input(ConvoId groupId, int cipherSuite, Metadata metadata, List<Did> initialMembers,
-        byte[] commit, byte[] welcome, byte[] groupInfo) {}
+        byte[] commit, byte[] welcome, byte[] groupInfo, HandshakePolicy handshakePolicy, Boolean adminOnlyAdds) {}
   }
 
   public static final class AddMembers {
@@ -37,7 +39,11 @@ public final class Conversations {
   }
 
   public static final class LeaveConvo {
-    public record Output(boolean success) {}
+    /** {@code targetDid} null or the caller, and no commit: the caller leaves; else a removal (removeMember). */
+    public record Input(ConvoId convoId, Did targetDid, byte[] commit) {}
+
+    /** {@code newEpoch} is required by the 2025 lexicon: the current epoch when no commit was given. */
+    public record Output(boolean success, long newEpoch) {}
   }
 
   public static final class GetConvos {

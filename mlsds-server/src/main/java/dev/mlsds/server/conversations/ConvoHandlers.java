@@ -24,7 +24,9 @@ public final class ConvoHandlers {
       XrpcInput in = call.input();
       var input = new CreateConvo.Input(ConvoId.parse(in.string("groupId"), "groupId"), suite(in.string("cipherSuite")),
           metadata(in), in.optList("initialMembers", 0, maxMembers, n -> did(n, "initialMembers")).orElse(List.of()),
-          in.optBytes("commit").orElse(null), welcome(in).orElse(null), in.optBytes("groupInfo").orElse(null));
+          in.optBytes("commit").orElse(null), welcome(in).orElse(null), in.optBytes("groupInfo").orElse(null),
+          in.optString("handshakePolicy", 1, 16).map(p -> HandshakePolicy.parse(p, "handshakePolicy")).orElse(null),
+          in.optBool("adminOnlyAdds").orElse(null));
       return service.createConvo(call.caller(), input);
     });
     // POST /xrpc/blue.catbird.mls.addMembers
@@ -43,7 +45,12 @@ public final class ConvoHandlers {
       return service.removeMember(call.caller(), input);
     });
     // POST /xrpc/blue.catbird.mls.leaveConvo
-    router.procedure(NS + "leaveConvo", call -> service.leaveConvo(call.caller(), convoId(call.input())));
+    router.procedure(NS + "leaveConvo", call -> {
+      XrpcInput in = call.input();
+      var input = new Conversations.LeaveConvo.Input(convoId(in),
+          in.optString("targetDid").map(d -> Did.parse(d, "targetDid")).orElse(null), in.optBytes("commit").orElse(null));
+      return service.leaveConvo(call.caller(), input);
+    });
     // GET /xrpc/blue.catbird.mls.getConvos
     router.query(NS + "getConvos", call -> service.getConvos(call.caller(),
         (int) call.params().integer("limit", 1, 100, 50), call.params().opt("cursor").orElse(null)));

@@ -63,10 +63,14 @@ public final class ConvoService {
   private final Config.Limits limits;
   private final Quotas quotas;
   private final Counter commitConflicts;
+  private final CommitPolicing policing;
+  private final IntegritySettings integrity;
 
   public ConvoService(Database db, ConvoStore convos, MessageLog log, WelcomeStore welcomes,
       KeyPackageStore keyPackages, ConvoEventLog events, Notifier notifier, Clock clock, Config.Limits limits,
-      Quotas quotas, MeterRegistry metrics) {
+      Quotas quotas, MeterRegistry metrics, CommitPolicing policing, IntegritySettings integrity) {
+    this.policing = policing;
+    this.integrity = integrity;
     this.db = db;
     this.convos = convos;
     this.log = log;
@@ -84,24 +88,34 @@ public final class ConvoService {
 
   public ConvoView createConvo(Did caller, CreateConvo.Input in) {
     boolean bundle = !in.initialMembers().isEmpty();
-    if (bundle && (in.commit() == null || in.welcome() == null)) {
-      throw XrpcException.invalidRequest("initialMembers needs a commit and a welcome");
+    if (bundle && in.welcome() == null) {
+      throw XrpcException.invalidRequest("initialMembers needs a welcome");
     }
     if (!bundle && (in.commit() != null || in.welcome() != null)) {
       throw XrpcException.invalidRequest("commit and welcome need initialMembers");
     }
-    Bundle parsed = bundle ? parseBundle(in.groupId(), in.commit(), in.welcome(), in.groupInfo(), in.initialMembers()) : null;
+    // The 2025 client sends initialMembers and the Welcome but keeps the add commit to itself.
+    boolean seedAdd = bundle && in.commit() == null;
+    Bundle parsed = bundle && !seedAdd
+        ? parseBundle(in.groupId(), in.commit(), in.welcome(), in.groupInfo(), in.initialMembers()) : null;
+    Welcome seedWelcome = seedAdd ? MlsInput.welcome(in.welcome(), "welcome") : null;
     long now = clock.millis();
     ConvoView view = withConflictCount(() -> db.inTransaction(h -> {
       quotas.checkOpenConvos(h, caller);
       String name = in.metadata() == null ? null : in.metadata().name();
       String description = in.metadata() == null ? null : in.metadata().description();
-      if (!convos.insert(h, in.groupId(), caller, in.cipherSuite(), name, description, now)) {
+      HandshakePolicy policy = in.handshakePolicy() != null ? in.handshakePolicy() : integrity.defaultHandshakePolicy();
+      boolean adminOnlyAdds = in.adminOnlyAdds() != null && in.adminOnlyAdds();
+      if (!convos.insert(h, in.groupId(), caller, in.cipherSuite(), name, description, policy, adminOnlyAdds, now)) {
         throw new XrpcException(XrpcError.ConvoExists, "a conversation with this groupId already exists");
       }
+      policing.created(h, in.groupId(), caller, policy);
       convos.addMember(h, in.groupId(), caller, "admin", 0, now);
       if (parsed != null) {
         applyAdd(h, caller, convos.lock(h, in.groupId()), parsed, now);
+      }
+      if (seedWelcome != null) {
+        applySeedAdd(h, caller, convos.lock(h, in.groupId()), seedWelcome, new LinkedHashSet<>(in.initialMembers()), now);
       }
       return view(h, in.groupId());
     }));
@@ -154,18 +168,60 @@ public final class ConvoService {
     if (b.commit().proposalsFullyVisible() && !b.commit().addedKeyPackageRefs().equals(new LinkedHashSet<>(b.refs()))) {
       throw new XrpcException(XrpcError.WelcomeMismatch, "the Welcome's recipients are not the KeyPackages the commit adds");
     }
+    List<AddMembers.WelcomeRecipient> recipients = recipients(h, caller, convo, b.welcome(), b.refs(), b.dids(), now);
+    CommitPolicing.Verdict verdict = policing.check(h, convo, caller, b.commit(), CommitPolicing.Path.ADD_MEMBERS,
+        b.dids(), null);
+    var stored = log.acceptCommit(h, convo, caller, b.commit(), now);
+    policing.accepted(h, convo, verdict);
+    long newEpoch = convo.epoch() + 1;
+    join(h, caller, convo, b.welcome(), b.dids(), recipients, stored.seq(), newEpoch, now);
+    if (b.groupInfo() != null) {
+      convos.setGroupInfo(h, id, b.groupInfoRaw(), b.groupInfo().epoch());
+    }
+    return new AddMembers.Output(true, newEpoch, recipients);
+  }
+
+  /**
+   * createConvo with initialMembers and a Welcome but no commit (the 2025 client keeps its add commit
+   * pending locally, since it concerns no one else): the group is created at epoch 0 and the add commit
+   * makes epoch 1, by MLS, so the conversation moves to epoch 1 with no commit in its log. The Welcome is
+   * routed by the KeyPackageRefs read from it, exactly as in addMembers. Under the {@code public} handshake
+   * policy the server must see every commit, so there this form is refused.
+   */
+  private void applySeedAdd(Handle h, Did caller, ConvoStore.Convo convo, Welcome welcome, Set<Did> dids, long now) {
+    if (convo.handshakePolicy() == HandshakePolicy.PUBLIC) {
+      throw XrpcException.invalidRequest("this conversation's handshake policy is public: createConvo with "
+          + "initialMembers needs the add commit");
+    }
+    List<String> refs = welcome.newMembers().stream().map(HexFormat.of()::formatHex).distinct().toList();
+    List<AddMembers.WelcomeRecipient> recipients = recipients(h, caller, convo, welcome, refs, dids, now);
+    ConvoId id = new ConvoId(convo.id());
+    if (!convos.advanceEpoch(h, id, 0)) {
+      throw new IllegalStateException("a new conversation is not at epoch 0");
+    }
+    join(h, caller, convo, welcome, dids, recipients, 0, 1, now);
+  }
+
+  /** The devices a Welcome reaches: each ref an available KeyPackage of a DID in {@code dids}, every DID covered. */
+  private List<AddMembers.WelcomeRecipient> recipients(Handle h, Did caller, ConvoStore.Convo convo, Welcome welcome,
+      List<String> refs, Set<Did> dids, long now) {
+    ConvoId id = new ConvoId(convo.id());
+    if (welcome.cipherSuite() != convo.cipherSuite()) {
+      throw new XrpcException(XrpcError.InvalidCipherSuite, "the Welcome's cipher suite " + welcome.cipherSuite()
+          + " is not the conversation's " + convo.cipherSuite());
+    }
     // H3: refs per Welcome are bounded by the device cap before any of them is looked up.
-    long maxRefs = (long) b.dids().size() * quotas.limits().devicesPerDid();
-    if (b.refs().size() > maxRefs) {
-      throw new XrpcException(XrpcError.WelcomeMismatch, "the Welcome names " + b.refs().size()
-          + " KeyPackages; " + b.dids().size() + " DID(s) hold at most " + maxRefs + " devices");
+    long maxRefs = (long) dids.size() * quotas.limits().devicesPerDid();
+    if (refs.size() > maxRefs) {
+      throw new XrpcException(XrpcError.WelcomeMismatch, "the Welcome names " + refs.size()
+          + " KeyPackages; " + dids.size() + " DID(s) hold at most " + maxRefs + " devices");
     }
     List<AddMembers.WelcomeRecipient> recipients = new ArrayList<>();
     Set<Did> covered = new LinkedHashSet<>();
     Set<String> devices = new java.util.HashSet<>();
-    for (String ref : b.refs()) {
+    for (String ref : refs) {
       StoredKeyPackage kp = keyPackages.find(h, ref)
-          .filter(k -> b.dids().contains(k.did()))
+          .filter(k -> dids.contains(k.did()))
           .filter(k -> k.cipherSuite().id() == convo.cipherSuite())
           .filter(k -> k.usableBy(caller, now))
           .orElseThrow(() -> new XrpcException(XrpcError.KeyPackageNotFound, "KeyPackageRef " + ref
@@ -177,38 +233,39 @@ public final class ConvoService {
       recipients.add(new AddMembers.WelcomeRecipient(kp.did(), kp.deviceId().value(), ref));
       covered.add(kp.did());
     }
-    Set<Did> uncovered = new LinkedHashSet<>(b.dids());
+    Set<Did> uncovered = new LinkedHashSet<>(dids);
     uncovered.removeAll(covered);
     if (!uncovered.isEmpty()) {
       throw new XrpcException(XrpcError.WelcomeMismatch, "the Welcome names no KeyPackage of " + uncovered.iterator().next());
     }
     long active = convos.countActive(h, id);
-    long joining = b.dids().stream().filter(d -> convos.member(h, id, d).map(m -> !m.active()).orElse(true)).count();
+    long joining = dids.stream().filter(d -> convos.member(h, id, d).map(m -> !m.active()).orElse(true)).count();
     if (active + joining > limits.membersPerConvo()) {
       throw new XrpcException(XrpcError.TooManyMembers, "a conversation holds at most " + limits.membersPerConvo() + " members");
     }
-    var stored = log.acceptCommit(h, convo, caller, b.commit(), now);
-    long newEpoch = convo.epoch() + 1;
-    for (Did did : b.dids()) {
+    return recipients;
+  }
+
+  /** The added DIDs become members (joined at {@code joinedSeq}) and each recipient device gets the Welcome. */
+  private void join(Handle h, Did caller, ConvoStore.Convo convo, Welcome welcome, Set<Did> dids,
+      List<AddMembers.WelcomeRecipient> recipients, long joinedSeq, long newEpoch, long now) {
+    ConvoId id = new ConvoId(convo.id());
+    for (Did did : dids) {
       boolean alreadyActive = convos.member(h, id, did).map(ConvoStore.Member::active).orElse(false);
       if (!alreadyActive) {
-        convos.addMember(h, id, did, "member", stored.seq(), now);
+        convos.addMember(h, id, did, "member", joinedSeq, now);
         events.append(h, convo.id(), "membershipEvent", membership(convo.id(), did, "added", newEpoch), null, now);
       }
     }
     // H3: the Welcome is stored once, whatever the number of devices it names, and counts against the adder.
-    quotas.charge(h, caller, b.welcome().raw().length, 0);
-    String blobId = welcomes.insertBlob(h, id, caller, b.welcome().raw(), now);
+    quotas.charge(h, caller, welcome.raw().length, 0);
+    String blobId = welcomes.insertBlob(h, id, caller, welcome.raw(), now);
     for (AddMembers.WelcomeRecipient r : recipients) {
       keyPackages.markUsed(h, r.keyPackageRef(), convo.id(), now);
       welcomes.insert(h, id, r.keyPackageRef(), r.did(), r.deviceId(), blobId, now);
       convos.addDevice(h, id, r.did(), r.deviceId());
       events.append(h, convo.id(), "welcomeEvent", Map.of("convoId", convo.id(), "deviceId", r.deviceId()), r.did(), now);
     }
-    if (b.groupInfo() != null) {
-      convos.setGroupInfo(h, id, b.groupInfoRaw(), b.groupInfo().epoch());
-    }
-    return new AddMembers.Output(true, newEpoch, recipients);
   }
 
   public RemoveMember.Output removeMember(Did caller, RemoveMember.Input in) {
@@ -230,7 +287,11 @@ public final class ConvoService {
       if (gi != null && gi.epoch() != commit.epoch() + 1) {
         throw new XrpcException(XrpcError.InvalidMlsMessage, "groupInfo is not for the epoch the commit creates");
       }
+      MessageLog.requireCurrentEpoch(convo, commit.epoch(), "commit");
+      CommitPolicing.Verdict verdict = policing.check(h, convo, caller, commit, CommitPolicing.Path.REMOVE_MEMBER,
+          Set.of(), in.targetDid());
       log.acceptCommit(h, convo, caller, commit, now);
+      policing.accepted(h, convo, verdict);
       long newEpoch = convo.epoch() + 1;
       convos.deactivate(h, in.convoId(), in.targetDid(), now);
       welcomes.cancelFor(h, in.convoId(), in.targetDid());
@@ -245,9 +306,31 @@ public final class ConvoService {
     return out;
   }
 
+  /**
+   * The 2025 client's leaveConvo: {@code {convoId}} leaves without a commit (the epoch does not move;
+   * {@code newEpoch} is the current one); {@code targetDid} other than the caller, with a commit, is a
+   * removeMember. A commit with no other target would remove its own committer, which RFC 9420 §12.4
+   * forbids, so it is refused rather than silently ignored.
+   */
+  public Conversations.LeaveConvo.Output leaveConvo(Did caller, Conversations.LeaveConvo.Input in) {
+    boolean self = in.targetDid() == null || in.targetDid().equals(caller);
+    if (!self) {
+      if (in.commit() == null) {
+        throw XrpcException.invalidRequest("removing another member (targetDid) needs a commit");
+      }
+      RemoveMember.Output removed = removeMember(caller, new RemoveMember.Input(in.convoId(), in.targetDid(), in.commit(), null));
+      return new Conversations.LeaveConvo.Output(removed.success(), removed.newEpoch());
+    }
+    if (in.commit() != null) {
+      throw new XrpcException(XrpcError.InvalidMlsMessage,
+          "commit: a member cannot commit its own removal; leave without a commit and another member commits the Remove");
+    }
+    return leaveConvo(caller, in.convoId());
+  }
+
   public Conversations.LeaveConvo.Output leaveConvo(Did caller, ConvoId convoId) {
     long now = clock.millis();
-    db.inTransaction(h -> {
+    long epoch = db.inTransaction(h -> {
       ConvoStore.Convo convo = convos.lock(h, convoId);
       convos.requireActiveMember(h, convoId, caller);
       convos.deactivate(h, convoId, caller, now);
@@ -258,10 +341,10 @@ public final class ConvoService {
       } else {
         promoteIfNoAdmin(h, convoId);
       }
-      return null;
+      return convo.epoch();
     });
     notifier.convoChanged(convoId.value());
-    return new Conversations.LeaveConvo.Output(true);
+    return new Conversations.LeaveConvo.Output(true, epoch);
   }
 
   /** The last admin gone: the longest-standing active member becomes admin. */
@@ -332,6 +415,10 @@ public final class ConvoService {
     return db.inTransaction(h -> {
       ConvoStore.Convo convo = convos.lock(h, id);
       convos.requireActiveMember(h, id, caller);
+      if (gi.cipherSuite() != convo.cipherSuite()) {
+        throw new XrpcException(XrpcError.InvalidMlsMessage, "groupInfo: cipher suite 0x"
+            + java.util.HexFormat.of().toHexDigits((short) gi.cipherSuite()) + " is not the conversation's");
+      }
       MessageLog.requireCurrentEpoch(convo, gi.epoch(), "groupInfo");
       convos.setGroupInfo(h, id, groupInfo, gi.epoch());
       return new Conversations.UpdateGroupInfo.Output(true, gi.epoch());
@@ -357,7 +444,11 @@ public final class ConvoService {
       if (gi != null && gi.epoch() != commit.epoch() + 1) {
         throw new XrpcException(XrpcError.InvalidMlsMessage, "groupInfo is not for the epoch the commit creates");
       }
+      MessageLog.requireCurrentEpoch(convo, commit.epoch(), "commit");
+      CommitPolicing.Verdict verdict = policing.check(h, convo, caller, commit, CommitPolicing.Path.EXTERNAL_COMMIT,
+          Set.of(), null);
       log.acceptCommit(h, convo, caller, commit, now);
+      policing.accepted(h, convo, verdict);
       if (gi != null) {
         convos.setGroupInfo(h, id, groupInfo, gi.epoch());
       }
@@ -387,7 +478,8 @@ public final class ConvoService {
           .toList();
       Metadata md = c.name() == null && c.description() == null ? null : new Metadata(c.name(), c.description());
       out.add(new ConvoView(c.id(), c.id(), c.creator(), mv, c.epoch(), suiteName(c.cipherSuite()),
-          Instant.ofEpochMilli(c.createdAt()), c.lastMessageAt() == null ? null : Instant.ofEpochMilli(c.lastMessageAt()), md));
+          Instant.ofEpochMilli(c.createdAt()), c.lastMessageAt() == null ? null : Instant.ofEpochMilli(c.lastMessageAt()), md,
+          c.handshakePolicy().wireName(), c.adminOnlyAdds()));
     }
     return out;
   }

@@ -22,7 +22,13 @@ public final class ConvoStore {
   /** A conversation row. */
   public record Convo(String id, Did creator, int cipherSuite, long epoch, long latestSeq, String name,
       String description, boolean adminOnlyAdds, boolean closed, byte[] groupInfo, Long groupInfoEpoch,
-      long createdAt, Long lastMessageAt) {}
+      long createdAt, Long lastMessageAt, HandshakePolicy handshakePolicy, Long rosterEpoch, String groupId,
+      long resetSeq) {
+    /** True when the server's leaf roster is exact for the current epoch. */
+    public boolean rosterKnown() {
+      return rosterEpoch != null && rosterEpoch == epoch;
+    }
+  }
 
   /** A membership row; {@code joinedSeq} is the seq of the Commit that (re)added the member. */
   public record Member(String convoId, Did did, String role, boolean active, long joinedAt, long joinedSeq, Long leftAt) {
@@ -33,10 +39,12 @@ public final class ConvoStore {
 
   private static final String CONVO_COLUMNS = """
       id, creator_did, cipher_suite, epoch, latest_seq, name, description, admin_only_adds, closed,
-      group_info, group_info_epoch, created_at, last_message_at""";
+      group_info, group_info_epoch, created_at, last_message_at, handshake_policy, roster_epoch,
+      group_id, reset_seq""";
   private static final String INSERT = """
-      INSERT INTO convos (id, creator_did, cipher_suite, epoch, latest_seq, name, description, created_at)
-      VALUES (:id, :creator, :suite, 0, 0, :name, :description, :now)
+      INSERT INTO convos (id, creator_did, cipher_suite, epoch, latest_seq, name, description, created_at,
+        handshake_policy, roster_epoch, admin_only_adds)
+      VALUES (:id, :creator, :suite, 0, 0, :name, :description, :now, :policy, :rosterEpoch, :adminOnlyAdds)
       ON CONFLICT (id) DO NOTHING""";
   private static final String FIND = "SELECT " + CONVO_COLUMNS + " FROM convos WHERE id = :id";
   private static final String ADVANCE_EPOCH = """
@@ -78,10 +86,32 @@ public final class ConvoStore {
     this.dialect = dialect;
   }
 
-  /** Creates a conversation at epoch 0; false if the id is taken. */
-  public boolean insert(Handle h, ConvoId id, Did creator, int suite, String name, String description, long now) {
+  /**
+   * Creates a conversation at epoch 0; false if the id is taken. Under {@code public} the roster (the creator
+   * at leaf 0) is exact from epoch 0.
+   */
+  public boolean insert(Handle h, ConvoId id, Did creator, int suite, String name, String description,
+      HandshakePolicy policy, boolean adminOnlyAdds, long now) {
     return h.createUpdate(INSERT).bind("id", id.value()).bind("creator", creator.value()).bind("suite", suite)
-        .bind("name", name).bind("description", description).bind("now", now).execute() == 1;
+        .bind("name", name).bind("description", description).bind("now", now).bind("policy", policy.wireName())
+        .bind("rosterEpoch", policy == HandshakePolicy.PUBLIC ? (Long) 0L : null)
+        .bind("adminOnlyAdds", adminOnlyAdds).execute() == 1;
+  }
+
+  /** Records that the leaf roster is exact for {@code epoch} ({@code null}: unknown). */
+  public void setRosterEpoch(Handle h, ConvoId id, Long epoch) {
+    h.createUpdate("UPDATE convos SET roster_epoch = :epoch WHERE id = :id").bind("id", id.value())
+        .bind("epoch", epoch).execute();
+  }
+
+  public void setAdminOnlyAdds(Handle h, ConvoId id, boolean value) {
+    h.createUpdate("UPDATE convos SET admin_only_adds = :v WHERE id = :id").bind("id", id.value()).bind("v", value)
+        .execute();
+  }
+
+  public void demote(Handle h, ConvoId id, Did did) {
+    h.createUpdate("UPDATE members SET role = 'member' WHERE convo_id = :convo AND did = :did")
+        .bind("convo", id.value()).bind("did", did.value()).execute();
   }
 
   public Optional<Convo> find(Handle h, ConvoId id) {
@@ -195,10 +225,14 @@ public final class ConvoStore {
     Long lastMessageAt = rs.wasNull() ? null : lastMessage;
     long gie = rs.getLong("group_info_epoch");
     Long groupInfoEpoch = rs.wasNull() ? null : gie;
+    long re = rs.getLong("roster_epoch");
+    Long rosterEpoch = rs.wasNull() ? null : re;
     return new Convo(rs.getString("id"), new Did(rs.getString("creator_did")), rs.getInt("cipher_suite"),
         rs.getLong("epoch"), rs.getLong("latest_seq"), rs.getString("name"), rs.getString("description"),
         rs.getBoolean("admin_only_adds"), rs.getBoolean("closed"), rs.getBytes("group_info"), groupInfoEpoch,
-        rs.getLong("created_at"), lastMessageAt);
+        rs.getLong("created_at"), lastMessageAt, HandshakePolicy.parse(rs.getString("handshake_policy")),
+        rosterEpoch, rs.getString("group_id") == null ? rs.getString("id") : rs.getString("group_id"),
+        rs.getLong("reset_seq"));
   }
 
   private static Member member(java.sql.ResultSet rs) throws java.sql.SQLException {

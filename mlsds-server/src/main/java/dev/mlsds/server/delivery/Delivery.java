@@ -14,17 +14,22 @@ public final class Delivery {
   }
 
   public static final class GetMessages {
-    public record Output(List<MessageView> messages, long lastSeq, boolean hasMore) {}
+    /** {@code cursor} (the 2025 lexicon's): the id of the last message returned when more follow, for {@code sinceMessage}. */
+    public record Output(List<MessageView> messages, long lastSeq, boolean hasMore, String cursor) {}
   }
 
   public static final class GetCommits {
-    public record CommitView(long seq, long epoch, Did sender, byte[] commitData, Instant createdAt) {}
+    /**
+     * {@code epoch} is the epoch the Commit creates (the 2025 lexicon's meaning, which its clients page by);
+     * {@code sentInEpoch} the epoch it was sent in.
+     */
+    public record CommitView(long seq, long epoch, long sentInEpoch, Did sender, byte[] commitData, Instant createdAt) {}
 
     public record Output(String convoId, List<CommitView> commits, boolean hasMore) {}
   }
 
   public static final class GetWelcome {
-    public record Output(String convoId, byte[] welcome, String keyPackageRef, String deviceId) {}
+    public record Output(String convoId, String welcome, String keyPackageRef, String deviceId) {}
   }
 
   public static final class ConfirmWelcome {

@@ -17,7 +17,7 @@ public final class DeliveryHandlers {
     // GET /xrpc/blue.catbird.mls.getMessages
     router.query(NS + "getMessages", call -> service.getMessages(call.caller(),
         convoId(call.params().required("convoId")), call.params().integer("sinceSeq", 0, Long.MAX_VALUE, 0),
-        (int) call.params().integer("limit", 1, 500, 100)));
+        call.params().opt("sinceMessage").orElse(null), (int) call.params().integer("limit", 1, 500, 100)));
     // GET /xrpc/blue.catbird.mls.getCommits
     router.query(NS + "getCommits", call -> service.getCommits(call.caller(),
         convoId(call.params().required("convoId")), call.params().requiredInteger("fromEpoch", 0, Long.MAX_VALUE),

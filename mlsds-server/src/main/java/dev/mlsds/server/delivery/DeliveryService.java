@@ -1,6 +1,10 @@
 package dev.mlsds.server.delivery;
 
+import dev.mlsds.codec.ContentType;
 import dev.mlsds.codec.Proposal;
+import dev.mlsds.server.conversations.CommitPolicing;
+import dev.mlsds.server.conversations.HandshakePolicy;
+import dev.mlsds.server.conversations.RosterStore;
 import dev.mlsds.server.Config;
 import dev.mlsds.server.auth.Did;
 import dev.mlsds.server.conversations.ConvoId;
@@ -12,6 +16,7 @@ import dev.mlsds.server.limits.StorageLimits;
 import dev.mlsds.server.realtime.ConvoEventLog;
 import dev.mlsds.server.realtime.Notifier;
 import dev.mlsds.server.storage.Database;
+import dev.mlsds.server.xrpc.Json;
 import dev.mlsds.server.xrpc.XrpcError;
 import dev.mlsds.server.xrpc.XrpcException;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -51,6 +56,7 @@ public final class DeliveryService {
   private final StorageLimits storage;
   private final ResponseMemory responseMemory;
   private final WelcomeMetrics welcomeMetrics;
+  private CommitPolicing policing;
 
   public DeliveryService(Database db, ConvoStore convos, MessageStore messages, MessageLog log, WelcomeStore welcomes,
       KeyPackageStore keyPackages, ConvoEventLog events, Notifier notifier, Clock clock, Config.Limits limits,
@@ -70,6 +76,12 @@ public final class DeliveryService {
     this.welcomeMetrics = new WelcomeMetrics(metrics);
   }
 
+  /** Commits and proposals are policed by {@code policing} (docs/conversations.md, "Policed membership"). */
+  public DeliveryService policedBy(CommitPolicing policing) {
+    this.policing = policing;
+    return this;
+  }
+
   public Delivery.SendMessage.Output sendMessage(Did caller, ConvoId id, byte[] ciphertext, String msgId, Long epoch) {
     if (ciphertext.length > limits.messageMaxBytes()) {
       throw new XrpcException(XrpcError.PayloadTooLarge, "message exceeds " + limits.messageMaxBytes() + " bytes");
@@ -78,12 +90,6 @@ public final class DeliveryService {
     if (epoch != null && epoch != msg.epoch()) {
       throw new XrpcException(XrpcError.InvalidMlsMessage,
           "epoch " + epoch + " does not match the message's own epoch " + msg.epoch());
-    }
-    if (msg.isCommit() && msg.proposalsFullyVisible()) {
-      Set<Integer> types = msg.visibleProposalTypes();
-      if (types.contains(Proposal.ADD) || types.contains(Proposal.REMOVE)) {
-        throw XrpcException.invalidRequest("a commit that adds or removes members goes through addMembers/removeMember");
-      }
     }
     long now = clock.millis();
     MessageView stored = db.inTransaction(h -> {
@@ -96,8 +102,20 @@ public final class DeliveryService {
         }
       }
       if (msg.isCommit()) {
-        return log.acceptCommit(h, convo, caller, msg, now);
+        if (convo.handshakePolicy() == HandshakePolicy.ANY && msg.proposalsFullyVisible()) {
+          Set<Integer> types = msg.visibleProposalTypes();
+          if (types.contains(Proposal.ADD) || types.contains(Proposal.REMOVE)) {
+            throw XrpcException.invalidRequest("a commit that adds or removes members goes through addMembers/removeMember");
+          }
+        }
+        MessageLog.requireCurrentEpoch(convo, msg.epoch(), "commit");
+        CommitPolicing.Verdict verdict = policing.check(h, convo, caller, msg, CommitPolicing.Path.SEND_MESSAGE, Set.of(), null);
+        MessageView accepted = log.acceptCommit(h, convo, caller, msg, now);
+        policing.accepted(h, convo, verdict);
+        return accepted;
       }
+      RosterStore.StoredProposal proposal = msg.contentType() == ContentType.PROPOSAL
+          ? policing.checkProposal(h, convo, caller, msg) : null;
       long window = limits.applicationEpochWindow();
       if (msg.epoch() > convo.epoch()) {
         throw new XrpcException(XrpcError.FutureEpoch, "message is for epoch " + msg.epoch()
@@ -107,7 +125,9 @@ public final class DeliveryService {
         throw MessageLog.stale(convo, "message is for epoch " + msg.epoch() + ", older than the accepted window of "
             + window + " epochs before " + convo.epoch());
       }
-      return log.append(h, convo, caller, msg, msgId, now);
+      MessageView appended = log.append(h, convo, caller, msg, msgId, now);
+      policing.proposalAccepted(h, id, proposal);
+      return appended;
     });
     notifier.convoChanged(id.value());
     return new Delivery.SendMessage.Output(stored.id(), stored.seq(), stored.epoch(), stored.createdAt());
@@ -116,26 +136,59 @@ public final class DeliveryService {
   // Pages are planned from the rows' sizes, then the bytes are reserved in the node-wide response memory
   // (which may wait) with no connection held, then the rows are loaded.
   public Delivery.GetMessages.Output getMessages(Did caller, ConvoId id, long sinceSeq, int limit) {
+    return getMessages(caller, id, sinceSeq, null, limit);
+  }
+
+  /**
+   * {@code sinceMessage} (the 2025 parameter, a message id) means what the 2025 server made it mean: the
+   * messages after that one. With {@code cursor} = the last id returned while more follow, a 2025 client
+   * paging by its own loop reaches the newest message. An id this conversation does not hold gives an
+   * empty page, as the 2025 server did.
+   */
+  public Delivery.GetMessages.Output getMessages(Did caller, ConvoId id, long sinceSeq, String sinceMessage, int limit) {
     MessageStore.Plan plan = db.withHandle(h -> {
       ConvoStore.Member me = convos.requireActiveMember(h, id, caller);
-      return messages.planPage(h, id, Math.max(sinceSeq, me.joinedSeq()), limit, storage.pageMaxBytes());
+      long since = sinceSeq;
+      if (sinceMessage != null) {
+        Optional<Long> seq = messages.seqOf(h, id, sinceMessage);
+        if (seq.isEmpty()) {
+          return null;
+        }
+        since = Math.max(since, seq.get());
+      }
+      return messages.planPage(h, id, Math.max(since, me.joinedSeq()), limit, storage.pageMaxBytes());
     });
+    if (plan == null) {
+      return new Delivery.GetMessages.Output(List.of(), sinceSeq, false, null);
+    }
     responseMemory.reserve(plan.bytes());
     List<MessageView> shown = plan.isEmpty() ? List.of() : db.withHandle(h -> messages.load(h, plan));
     long last = shown.isEmpty() ? plan.since() : shown.get(shown.size() - 1).seq();
-    return new Delivery.GetMessages.Output(shown, last, plan.hasMore());
+    String cursor = plan.hasMore() && !shown.isEmpty() ? shown.get(shown.size() - 1).id() : null;
+    return new Delivery.GetMessages.Output(shown, last, plan.hasMore(), cursor);
   }
 
+  /**
+   * Commits by the epoch they create, {@code fromEpoch..toEpoch}: the 2025 client asks for its local epoch + 1
+   * and must get the Commit it needs next. The log stores the sent-in epoch, one less.
+   */
   public Delivery.GetCommits.Output getCommits(Did caller, ConvoId id, long fromEpoch, Long toEpoch) {
-    long to = toEpoch == null ? Long.MAX_VALUE : toEpoch;
+    long fromSentIn = Math.max(0, fromEpoch - 1);
+    long toSentIn = toEpoch == null ? Long.MAX_VALUE : toEpoch - 1;
     MessageStore.Plan plan = db.withHandle(h -> {
       ConvoStore.Member me = convos.requireActiveMember(h, id, caller);
-      return messages.planCommits(h, id, fromEpoch, to, me.joinedSeq(), MAX_COMMITS, storage.pageMaxBytes());
+      if (toSentIn < fromSentIn) {
+        return null;
+      }
+      return messages.planCommits(h, id, fromSentIn, toSentIn, me.joinedSeq(), MAX_COMMITS, storage.pageMaxBytes());
     });
+    if (plan == null) {
+      return new Delivery.GetCommits.Output(id.value(), List.of(), false);
+    }
     responseMemory.reserve(plan.bytes());
     List<MessageView> rows = plan.isEmpty() ? List.of() : db.withHandle(h -> messages.load(h, plan));
     List<Delivery.GetCommits.CommitView> commits = rows.stream()
-        .map(m -> new Delivery.GetCommits.CommitView(m.seq(), m.epoch(), m.sender(), m.ciphertext(), m.createdAt()))
+        .map(m -> new Delivery.GetCommits.CommitView(m.seq(), m.epoch() + 1, m.epoch(), m.sender(), m.ciphertext(), m.createdAt()))
         .toList();
     return new Delivery.GetCommits.Output(id.value(), commits, plan.hasMore());
   }
@@ -159,7 +212,7 @@ public final class DeliveryService {
           case "consumed", "failed" -> throw consumed();
           default -> throw notFound();
         }
-        return new Delivery.GetWelcome.Output(id.value(), d.data(), d.keyPackageRef(), d.deviceId());
+        return new Delivery.GetWelcome.Output(id.value(), Json.base64url(d.data()), d.keyPackageRef(), d.deviceId());
       });
       welcomeMetrics.delivered.increment();
       return out;
@@ -210,8 +263,10 @@ public final class DeliveryService {
   }
 
   /**
-   * The caller's Welcome in this conversation: for {@code deviceId} if given; otherwise the only device
-   * with an open one. Never another device's Welcome (docs/lessons.md: one device consumed another's). Only
+   * The caller's Welcome in this conversation: for {@code deviceId} if given; otherwise the caller must have
+   * one device only (its KeyPackages name one device, all legacy uploads counting as one), since a caller
+   * that names no device cannot be told apart from its other devices (security review M6: a 2025 client
+   * fetched, or failed, another device's Welcome). Never another device's Welcome (docs/lessons.md). Only
    * Welcomes whose KeyPackage still exists for the caller qualify.
    */
   private WelcomeStore.Delivery choose(Handle h, ConvoId id, Did caller, String deviceId) {
@@ -221,6 +276,9 @@ public final class DeliveryService {
         .toList();
     if (all.isEmpty()) {
       throw notFound();
+    }
+    if (deviceId == null && keyPackages.deviceGroups(h, caller) > 1) {
+      throw XrpcException.invalidRequest("the caller has several devices: pass deviceId");
     }
     List<WelcomeStore.Delivery> open = all.stream().filter(d -> d.state().equals("pending") || d.state().equals("fetched")).toList();
     if (deviceId == null && open.stream().map(WelcomeStore.Delivery::deviceId).distinct().count() > 1) {

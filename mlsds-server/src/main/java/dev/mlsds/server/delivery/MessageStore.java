@@ -21,6 +21,7 @@ public final class MessageStore {
   private static final String INSERT = """
       INSERT INTO messages (convo_id, seq, id, sender_did, epoch, content_type, data, msg_id, created_at)
       VALUES (:convo, :seq, :id, :sender, :epoch, :type, :data, :msgId, :now)""";
+  private static final String SEQ_OF_ID = "SELECT seq FROM messages WHERE convo_id = :convo AND id = :id";
   private static final String BY_MSG_ID = "SELECT " + COLUMNS + " FROM messages WHERE convo_id = :convo AND msg_id = :msgId";
   // A page is read in two steps: the sizes of the next rows (length() reads no blob: a PostgreSQL TOAST
   // header or SQLite's record header), then only the rows that fit the byte budget.
@@ -40,6 +41,11 @@ public final class MessageStore {
     h.createUpdate(INSERT).bind("convo", convo.value()).bind("seq", seq).bind("id", id).bind("sender", sender.value())
         .bind("epoch", epoch).bind("type", contentType).bind("data", data).bind("msgId", msgId).bind("now", now)
         .execute();
+  }
+
+  /** The seq of the message with server id {@code id} in {@code convo}, if there is one. */
+  public Optional<Long> seqOf(Handle h, ConvoId convo, String id) {
+    return h.createQuery(SEQ_OF_ID).bind("convo", convo.value()).bind("id", id).mapTo(Long.class).findFirst();
   }
 
   public Optional<MessageView> byMsgId(Handle h, ConvoId convo, String msgId) {

@@ -32,8 +32,11 @@ public final class GetKeyPackages {
         .orElse(DEFAULT_SUITE);
   }
 
-  /** {@code keyPackage} is the MLSMessage-framed KeyPackage. */
-  public record Item(String did, String deviceId, byte[] keyPackage, String keyPackageRef, String cipherSuite,
+  /**
+   * {@code keyPackage} is the MLSMessage-framed KeyPackage as base64url without padding: a string, as the
+   * 2025 lexicon types it ({@code defs#keyPackageRef}) and its clients decode it.
+   */
+  public record Item(String did, String deviceId, String keyPackage, String keyPackageRef, String cipherSuite,
       boolean lastResort) {}
 
   public record Output(List<Item> keyPackages, List<String> missing) {}

@@ -200,7 +200,11 @@ public final class KeyPackageService {
       notAfter = expires;
     }
     KeyPackageStore.NewKeyPackage kp = newKeyPackage(caller, v, false, notAfter);
-    Stored stored = db.inTransaction(h -> store(h, caller, List.of(kp), now).get(0));
+    Stored stored = db.inTransaction(h -> {
+      Stored s = store(h, caller, List.of(kp), now).get(0);
+      store.markLegacyUpload(h, caller, kp.ref());
+      return s;
+    });
     count(stored);
     if (stored == Stored.LIMIT_REACHED || stored == Stored.DEVICE_LIMIT_REACHED) {
       throw new XrpcException(XrpcError.KeyPackageLimitReached,
@@ -310,22 +314,21 @@ public final class KeyPackageService {
       Claimed out = new Claimed(new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
       for (Did did : params.dids()) {
         int before = out.items().size();
-        for (DeviceId device : store.candidateDevices(h, did, suite, now)) {
-          switch (store.claim(h, did, device, suite, caller, now, leaseUntil)) {
-            case Claim.OneTime one -> {
-              out.items().add(item(did, one.keyPackage(), false));
-              out.outcomes().add(ClaimOutcome.ONE_TIME);
-              int left = store.countAvailable(h, did, device, suite, now);
-              if (left < limits.keyPackageLowThreshold()) {
-                out.lows().add(new Low(did, device, left));
-              }
-            }
-            case Claim.LastResort last -> {
-              out.items().add(item(did, last.keyPackage(), true));
-              out.outcomes().add(ClaimOutcome.LAST_RESORT);
-              out.lows().add(new Low(did, device, 0));
-            }
-            case Claim.Nothing nothing -> { }
+        // Asking for one's own DID (the 2025 client's inventory check) is a view: nothing is reserved.
+        boolean view = did.equals(caller);
+        // A user's legacy uploads (one signature key per KeyPackage) are one device: one KeyPackage per call.
+        List<DeviceId> legacy = store.legacyDevices(h, did, suite, now);
+        List<DeviceId> devices = new ArrayList<>(store.candidateDevices(h, did, suite, now));
+        devices.removeAll(legacy);
+        for (DeviceId device : devices) {
+          Claim claim = view ? store.peek(h, did, device, suite, now) : store.claim(h, did, device, suite, caller, now, leaseUntil);
+          record(h, out, did, device, suite, claim, now, !view);
+        }
+        for (DeviceId device : legacy) {
+          Claim claim = view ? store.peek(h, did, device, suite, now) : store.claim(h, did, device, suite, caller, now, leaseUntil);
+          if (!(claim instanceof Claim.Nothing)) {
+            record(h, out, did, device, suite, claim, now, false);
+            break;
           }
         }
         if (out.items().size() == before) {
@@ -344,8 +347,30 @@ public final class KeyPackageService {
     return new GetKeyPackages.Output(List.copyOf(c.items()), List.copyOf(c.missing()));
   }
 
+  private void record(Handle h, Claimed out, Did did, DeviceId device, CipherSuite suite, Claim claim, long now,
+      boolean reportLow) {
+    switch (claim) {
+      case Claim.OneTime one -> {
+        out.items().add(item(did, one.keyPackage(), false));
+        out.outcomes().add(ClaimOutcome.ONE_TIME);
+        int left = reportLow ? store.countAvailable(h, did, device, suite, now) : Integer.MAX_VALUE;
+        if (left < limits.keyPackageLowThreshold()) {
+          out.lows().add(new Low(did, device, left));
+        }
+      }
+      case Claim.LastResort last -> {
+        out.items().add(item(did, last.keyPackage(), true));
+        out.outcomes().add(ClaimOutcome.LAST_RESORT);
+        if (reportLow) {
+          out.lows().add(new Low(did, device, 0));
+        }
+      }
+      case Claim.Nothing nothing -> { }
+    }
+  }
+
   private static GetKeyPackages.Item item(Did did, Claim.Handed kp, boolean lastResort) {
-    return new GetKeyPackages.Item(did.value(), kp.deviceId().value(), kp.data(), kp.ref(), kp.cipherSuite().name(),
+    return new GetKeyPackages.Item(did.value(), kp.deviceId().value(), Json.base64url(kp.data()), kp.ref(), kp.cipherSuite().name(),
         lastResort);
   }
 

@@ -198,6 +198,53 @@ public final class KeyPackageStore {
       WHERE did = :did AND cipher_suite = :suite AND not_after > :now AND state IN ('available', 'reserved')
       ORDER BY device_id""";
 
+  private static final String MARK_LEGACY = "UPDATE key_packages SET legacy_upload = TRUE WHERE ref = :ref AND did = :did";
+  private static final String LEGACY_DEVICES = """
+      SELECT device_id FROM key_packages
+      WHERE did = :did AND cipher_suite = :suite AND legacy_upload AND not_after > :now AND state IN ('available', 'reserved')
+      GROUP BY device_id ORDER BY MIN(created_at), device_id""";
+  private static final String DEVICE_GROUPS = """
+      SELECT COUNT(DISTINCT CASE WHEN legacy_upload THEN '' ELSE device_id END) FROM key_packages WHERE did = :did""";
+
+  /** Records that this KeyPackage came through the single-item publishKeyPackage (a 2025 client). */
+  public void markLegacyUpload(Handle h, Did did, String ref) {
+    h.createUpdate(MARK_LEGACY).bind("ref", ref).bind("did", did.value()).execute();
+  }
+
+  /** Devices of {@code did} known only from legacy uploads that may hand out something in {@code suite}, oldest first. */
+  public List<DeviceId> legacyDevices(Handle h, Did did, CipherSuite suite, long now) {
+    return h.createQuery(LEGACY_DEVICES).bind("did", did.value()).bind("suite", suite.id()).bind("now", now)
+        .map((rs, ctx) -> new DeviceId(rs.getString("device_id"))).list();
+  }
+
+  /** How many devices {@code did} has among its stored KeyPackages, all legacy uploads counting as one. */
+  public int deviceGroups(Handle h, Did did) {
+    return h.createQuery(DEVICE_GROUPS).bind("did", did.value()).mapTo(Integer.class).one();
+  }
+
+  private static final String PEEK_ONE_TIME = """
+      SELECT ref, data FROM key_packages
+      WHERE did = :did AND device_id = :device AND cipher_suite = :suite AND %s
+      ORDER BY created_at, ref LIMIT 1""".formatted(CLAIMABLE);
+
+  /**
+   * What {@link #claim} would hand out, changing nothing: the oldest claimable one-time KeyPackage (as a
+   * {@link Claim.OneTime} with {@code reservedUntil} null: not reserved), else the last-resort one, else nothing.
+   */
+  public Claim peek(Handle h, Did did, DeviceId deviceId, CipherSuite suite, long now) {
+    Optional<Claim.Handed> oneTime = h.createQuery(PEEK_ONE_TIME)
+        .bind("did", did.value()).bind("device", deviceId.value()).bind("suite", suite.id()).bind("now", now)
+        .map((rs, ctx) -> new Claim.Handed(rs.getString("ref"), deviceId, suite, rs.getBytes("data")))
+        .findFirst();
+    if (oneTime.isPresent()) {
+      return new Claim.OneTime(oneTime.get(), null);
+    }
+    return h.createQuery(LAST_RESORT)
+        .bind("did", did.value()).bind("device", deviceId.value()).bind("suite", suite.id()).bind("now", now)
+        .map((rs, ctx) -> new Claim.Handed(rs.getString("ref"), deviceId, suite, rs.getBytes("data")))
+        .findFirst().<Claim>map(Claim.LastResort::new).orElseGet(Claim.Nothing::new);
+  }
+
   /** Devices of {@code did} that may have something to hand out in {@code suite}. */
   public List<DeviceId> candidateDevices(Handle h, Did did, CipherSuite suite, long now) {
     return h.createQuery(DEVICES).bind("did", did.value()).bind("suite", suite.id()).bind("now", now)

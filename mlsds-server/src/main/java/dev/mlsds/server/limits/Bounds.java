@@ -31,7 +31,7 @@ public record Bounds(
     Duration unavailableRetryAfter) {
 
   public static Bounds defaults() {
-    return new Bounds(Math.max(1, Runtime.getRuntime().availableProcessors() / 2), 256, 8, 16, 120, 10_000,
+    return new Bounds(Math.max(1, Runtime.getRuntime().availableProcessors() / 2), 256, 32, 16, 120, 10_000,
         64L * 1024 * 1024, "FULL", Duration.ofSeconds(5));
   }
 

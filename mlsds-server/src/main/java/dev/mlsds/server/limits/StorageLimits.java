@@ -17,6 +17,7 @@ import java.time.Duration;
  * @param finishedRetention how long finished Welcomes and closed conversations are kept before purge
  * @param responseMemoryBytes MLS data all responses of the node may hold at once ({@code 0}: a quarter
  *     of the maximum heap)
+ * @param streamCursorsPerDid stream cursor bases kept per DID (the newest; older cursors are refused)
  */
 public record StorageLimits(
     long pageMaxBytes,
@@ -27,12 +28,14 @@ public record StorageLimits(
     long storedBytesPerMinute,
     Duration messageRetention,
     Duration finishedRetention,
-    long responseMemoryBytes) {
+    long responseMemoryBytes,
+    int streamCursorsPerDid) {
 
   public static final long MIB = 1024L * 1024;
 
   public static StorageLimits defaults() {
-    return new StorageLimits(8 * MIB, 16, 1024 * MIB, 1_000_000, 1000, 256 * MIB, Duration.ZERO, Duration.ofDays(7), 0);
+    return new StorageLimits(8 * MIB, 16, 1024 * MIB, 1_000_000, 1000, 256 * MIB, Duration.ZERO, Duration.ofDays(7), 0,
+        100);
   }
 
   public boolean keepsMessagesForever() {

@@ -23,6 +23,9 @@ import org.jdbi.v3.core.statement.Query;
  *       finished retention, then each Welcome message no delivery points at any more;</li>
  *   <li>conversations closed (every member left) for longer than the finished retention, with all of
  *       their rows. The conversation row is locked first, the order every write takes.</li>
+ *
+ *   <li>stream cursor bases past the newest {@code streamCursorsPerDid} of a DID (M7: one all-conversations
+ *       stream writes a base row, as large as the user's conversation list, every few events).</li>
  * </ul>
  *
  * <p>Expired stream cursors and tickets are purged by the realtime feature's own tasks.
@@ -47,7 +50,8 @@ public final class Retention {
   public void register(Maintenance maintenance) {
     maintenance.task("message-retention", this::purgeOldMessages)
         .task("finished-welcomes", this::purgeFinishedWelcomes)
-        .task("closed-conversations", this::purgeClosedConvos);
+        .task("closed-conversations", this::purgeClosedConvos)
+        .task("stream-cursors-per-did", this::purgeExcessStreamCursors);
   }
 
   private static final String DELETE_OLD_MESSAGES = """
@@ -135,6 +139,27 @@ public final class Retention {
   private boolean lockClosed(Handle h, String id) {
     return h.createQuery(LOCK_CLOSED + db.dialect().forUpdate()).bind("convo", id).mapTo(String.class).findFirst()
         .isPresent();
+  }
+
+  private static final String DIDS_OVER_CURSOR_CAP = """
+      SELECT did FROM stream_cursors GROUP BY did HAVING COUNT(*) > :cap ORDER BY did LIMIT :batch""";
+  private static final String DELETE_OLDER_CURSORS = """
+      DELETE FROM stream_cursors WHERE did = :did AND id NOT IN (
+        SELECT id FROM stream_cursors WHERE did = :did ORDER BY created_at DESC, id DESC LIMIT :cap)""";
+
+  /** Each DID keeps its newest {@code streamCursorsPerDid} cursor bases; a cursor naming an older one is refused. */
+  public int purgeExcessStreamCursors() {
+    int cap = limits.streamCursorsPerDid();
+    if (cap <= 0) {
+      return 0;
+    }
+    List<String> dids = db.withHandle(h -> h.createQuery(DIDS_OVER_CURSOR_CAP).bind("cap", cap)
+        .bind("batch", CONVO_BATCH).mapTo(String.class).list());
+    int n = 0;
+    for (String did : dids) {
+      n += db.inTransaction(h -> h.createUpdate(DELETE_OLDER_CURSORS).bind("did", did).bind("cap", cap).execute());
+    }
+    return n;
   }
 
   /**

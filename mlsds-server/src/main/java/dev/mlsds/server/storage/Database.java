@@ -8,10 +8,12 @@ import java.nio.file.Path;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
+import java.util.List;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.output.MigrateResult;
 import java.util.concurrent.locks.ReentrantLock;
+import org.jdbi.v3.core.Handle;
 import org.jdbi.v3.core.HandleCallback;
 import org.jdbi.v3.core.JdbiException;
 import org.jdbi.v3.core.Jdbi;
@@ -127,7 +129,15 @@ public final class Database implements AutoCloseable {
    * does; notifications are sent after this returns). On SQLite, writers take a fair in-process lock
    * first, so they queue in arrival order instead of sleeping in SQLite's busy handler.
    */
-  public <R, X extends Exception> R inTransaction(HandleCallback<R, X> work) throws X {
+  public <R, X extends Exception> R inTransaction(HandleCallback<R, X> callback) throws X {
+    List<Participant> participants = PARTICIPANTS.get();
+    HandleCallback<R, X> work = participants == null || participants.isEmpty() ? callback : h -> {
+      R result = callback.withHandle(h);
+      for (Participant p : List.copyOf(participants)) {
+        p.join(h);
+      }
+      return result;
+    };
     if (dialect == Dialect.SQLITE) {
       sqliteWriters.lock();
       try {
@@ -146,6 +156,55 @@ public final class Database implements AutoCloseable {
         log.info("transaction aborted by PostgreSQL ({}); running it again (attempt {})", sqlState(e), attempt + 1);
       }
     }
+  }
+
+  /**
+   * Work that joins, at its end, every transaction {@link #inTransaction} runs on the installing thread
+   * while it is installed: what the request wrote and what the participant writes commit or roll back
+   * together. The idempotency record uses it to be written atomically with the work it records.
+   */
+  public interface Participant {
+    /** Runs inside the transaction, after its work; throwing rolls the whole transaction back. */
+    void join(Handle h);
+  }
+
+  private static final ThreadLocal<List<Participant>> PARTICIPANTS = new ThreadLocal<>();
+
+  /** Runs {@code call} on this thread with {@code participant} joining each of its transactions. */
+  public static <R> R withParticipant(Participant participant, java.util.concurrent.Callable<R> call) throws Exception {
+    List<Participant> list = PARTICIPANTS.get();
+    boolean opened = list == null;
+    if (opened) {
+      list = new java.util.ArrayList<>();
+      PARTICIPANTS.set(list);
+    }
+    list.add(participant);
+    try {
+      return call.call();
+    } finally {
+      list.remove(participant);
+      if (opened) {
+        PARTICIPANTS.remove();
+      }
+    }
+  }
+
+  /** Opens a scope for {@link #joinCurrentScope} around {@code call} (the router's, per request). */
+  public static <R> R inScope(java.util.concurrent.Callable<R> call) throws Exception {
+    return withParticipant(h -> { }, call);
+  }
+
+  /**
+   * Adds {@code participant} to the scope of the {@link #withParticipant} call running on this thread, for
+   * the rest of that call. False, and nothing added, when no such call is running.
+   */
+  public static boolean joinCurrentScope(Participant participant) {
+    List<Participant> list = PARTICIPANTS.get();
+    if (list == null) {
+      return false;
+    }
+    list.add(participant);
+    return true;
   }
 
   static boolean isRetryable(Throwable e) {

@@ -5,28 +5,43 @@ import dev.mlsds.server.storage.Database;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Optional;
+import org.jdbi.v3.core.Handle;
 
 /**
  * Idempotent procedure replay backed by the {@code idempotency_records} table, so it holds across nodes.
  *
- * <p>Contract: for one (caller, nsid, key) the call runs at most once while its record lives. The first
- * request claims the key by inserting a row (the primary key decides races between nodes); its result —
- * success or a 4xx error — is stored and every repeat gets exactly that status and body. A repeat that
- * arrives while the first is still running gets 409 {@code IdempotencyConflict}. A 5xx or crash releases
- * the claim, so the client's retry runs again.
+ * <p>Contract: for one (caller, nsid, key) the work is done at most once while its record lives, and a
+ * repeat gets exactly the first result (status and body: a success or a 4xx error).
+ *
+ * <p>The record is written <em>in the same transaction as the work</em> (a {@link Database.Participant}
+ * joins every transaction the handler runs), so the two commit or roll back together (review M1):
+ * <ul>
+ *   <li>a crash, timeout or database error before the work commits leaves no record, and the retry does
+ *       the work;</li>
+ *   <li>of two concurrent requests with one key, the second's transaction finds the first's record and
+ *       rolls back its own work; it then gets the first's result, or 409 {@code IdempotencyConflict}
+ *       while the first is still finishing;</li>
+ *   <li>the result body is stored in the statement right after the work's commit. If the node dies in
+ *       exactly that gap, the record says "committed" without a body: a retry then gets 409
+ *       {@code IdempotencyConflict} saying the work was done, and never does it twice.</li>
+ * </ul>
+ * A call that writes nothing (a 4xx found before any transaction) is recorded after it returns. 5xx, 429
+ * and 401 (a replayed token) results are not recorded, so the client's retry runs again.
  */
 public final class IdempotencyStore implements Idempotency {
   private static final String CLAIM = """
       INSERT INTO idempotency_records (caller_did, nsid, idem_key, status, body, created_at)
       VALUES (:did, :nsid, :key, NULL, NULL, :now)
       ON CONFLICT (caller_did, nsid, idem_key) DO NOTHING""";
+  private static final String RECORD = """
+      INSERT INTO idempotency_records (caller_did, nsid, idem_key, status, body, created_at)
+      VALUES (:did, :nsid, :key, :status, :body, :now)
+      ON CONFLICT (caller_did, nsid, idem_key) DO NOTHING""";
   private static final String FIND = """
       SELECT status, body FROM idempotency_records WHERE caller_did = :did AND nsid = :nsid AND idem_key = :key""";
   private static final String FINISH = """
       UPDATE idempotency_records SET status = :status, body = :body
       WHERE caller_did = :did AND nsid = :nsid AND idem_key = :key""";
-  private static final String RELEASE = """
-      DELETE FROM idempotency_records WHERE caller_did = :did AND nsid = :nsid AND idem_key = :key""";
   private static final String PURGE = "DELETE FROM idempotency_records WHERE created_at < :before";
 
   private final Database db;
@@ -37,40 +52,86 @@ public final class IdempotencyStore implements Idempotency {
     this.clock = clock;
   }
 
+  /** Another request holds the key: thrown inside the work's transaction to roll it back. */
+  private static final class AlreadyClaimed extends RuntimeException {
+    AlreadyClaimed() {
+      super("idempotency key already claimed", null, false, false);
+    }
+  }
+
+  /** Inserts the claim into the first transaction of the call that commits. */
+  private final class Claim implements Database.Participant {
+    final Did caller;
+    final String nsid;
+    final String key;
+    volatile boolean committed;
+
+    Claim(Did caller, String nsid, String key) {
+      this.caller = caller;
+      this.nsid = nsid;
+      this.key = key;
+    }
+
+    @Override
+    public void join(Handle h) {
+      if (committed) {
+        return;
+      }
+      int inserted = h.createUpdate(CLAIM).bind("did", caller.value()).bind("nsid", nsid).bind("key", key)
+          .bind("now", clock.millis()).execute();
+      if (inserted == 0) {
+        throw new AlreadyClaimed();
+      }
+      h.afterCommit(() -> committed = true);
+    }
+  }
+
   @Override
   public Result run(Did caller, String nsid, String key, Call call) throws Exception {
-    boolean claimed = db.inTransaction(h -> h.createUpdate(CLAIM)
-        .bind("did", caller.value()).bind("nsid", nsid).bind("key", key).bind("now", clock.millis())
-        .execute() == 1);
-    if (!claimed) {
-      Optional<Result> previous = db.withHandle(h -> h.createQuery(FIND)
-          .bind("did", caller.value()).bind("nsid", nsid).bind("key", key)
-          .map((rs, ctx) -> rs.getObject("status") == null ? null : new Result(rs.getInt("status"), rs.getString("body")))
-          .findFirst());
-      return previous.orElseThrow(() -> new XrpcException(XrpcError.IdempotencyConflict,
-          "a request with this idempotencyKey is still being processed"));
+    Optional<Optional<Result>> existing = find(caller, nsid, key);
+    if (existing.isPresent()) {
+      return existing.get().orElseThrow(() -> conflict());
     }
+    Claim claim = new Claim(caller, nsid, key);
     Result result;
     try {
-      result = call.run();
+      result = Database.withParticipant(claim, call::run);
+    } catch (AlreadyClaimed e) {
+      return find(caller, nsid, key).flatMap(r -> r).orElseThrow(() -> conflict());
     } catch (XrpcException e) {
-      if (e.status() >= 500 || e.status() == 429) {
-        release(caller, nsid, key);
+      if (e.status() >= 500 || e.status() == 429 || e.status() == 401) {
         throw e;
       }
       result = new Result(e.status(), ErrorResponses.body(e));
-    } catch (Exception | Error e) {
-      release(caller, nsid, key);
-      throw e;
     }
     Result stored = result;
-    db.inTransaction(h -> h.createUpdate(FINISH).bind("status", stored.status()).bind("body", stored.body())
-        .bind("did", caller.value()).bind("nsid", nsid).bind("key", key).execute());
+    if (claim.committed) {
+      db.inTransaction(h -> h.createUpdate(FINISH).bind("status", stored.status()).bind("body", stored.body())
+          .bind("did", caller.value()).bind("nsid", nsid).bind("key", key).execute());
+      return result;
+    }
+    int inserted = db.inTransaction(h -> h.createUpdate(RECORD).bind("did", caller.value()).bind("nsid", nsid)
+        .bind("key", key).bind("status", stored.status()).bind("body", stored.body()).bind("now", clock.millis())
+        .execute());
+    if (inserted == 0) {
+      // A concurrent request with the key recorded first: every repeat must see one answer, theirs.
+      return find(caller, nsid, key).flatMap(r -> r).orElseThrow(() -> conflict());
+    }
     return result;
   }
 
-  private void release(Did caller, String nsid, String key) {
-    db.inTransaction(h -> h.createUpdate(RELEASE).bind("did", caller.value()).bind("nsid", nsid).bind("key", key).execute());
+  /** Empty when no record; a record with an empty result when its work committed but no body is stored yet. */
+  private Optional<Optional<Result>> find(Did caller, String nsid, String key) {
+    return db.withHandle(h -> h.createQuery(FIND)
+        .bind("did", caller.value()).bind("nsid", nsid).bind("key", key)
+        .map((rs, ctx) -> rs.getObject("status") == null ? Optional.<Result>empty()
+            : Optional.of(new Result(rs.getInt("status"), rs.getString("body"))))
+        .findFirst());
+  }
+
+  private static XrpcException conflict() {
+    return new XrpcException(XrpcError.IdempotencyConflict, "a request with this idempotencyKey has done its work "
+        + "and its reply is not recorded yet (or was lost in a crash); read the current state instead of retrying");
   }
 
   /** Deletes records older than {@code age} (at least 24 h in production); returns how many. */

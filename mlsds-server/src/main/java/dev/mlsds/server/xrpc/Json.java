@@ -19,8 +19,13 @@ import java.util.Base64;
 
 /**
  * The one JSON mapper. Output conventions of docs/api.md §1: every {@code byte[]} is written as atproto bytes
- * {@code {"$bytes": "<base64, standard alphabet, no padding>"}}, every {@link Instant} as an RFC 3339 UTC
+ * {@code {"$bytes": "<base64, standard alphabet, = padded>"}}, every {@link Instant} as an RFC 3339 UTC
  * string with millisecond precision, and null fields are omitted.
+ *
+ * <p>Padded, unlike the atproto data model's advice: the 2025 Catbird clients decode {@code $bytes} with
+ * Foundation's {@code Data(base64Encoded:)}, which refuses unpadded input (2 values in 3), and the original
+ * server wrote padding. Fields the 2025 lexicon types as {@code string} carrying binary are written with
+ * {@link #base64url} instead (docs/lexicons.md).
  */
 public final class Json {
   private static final DateTimeFormatter RFC3339_MILLIS =
@@ -36,7 +41,7 @@ public final class Json {
       @Override
       public void serialize(byte[] value, JsonGenerator gen, SerializerProvider provider) throws IOException {
         gen.writeStartObject();
-        gen.writeStringField("$bytes", Base64.getEncoder().withoutPadding().encodeToString(value));
+        gen.writeStringField("$bytes", Base64.getEncoder().encodeToString(value));
         gen.writeEndObject();
       }
     });
@@ -54,6 +59,14 @@ public final class Json {
     mapper.getFactory().setStreamReadConstraints(
         StreamReadConstraints.builder().maxNestingDepth(64).maxStringLength(16 * 1024 * 1024).build());
     return mapper;
+  }
+
+  /**
+   * Base64url without padding: the form the 2025 lexicon names for binary carried in a {@code string}
+   * ({@code keyPackageRef.keyPackage}, {@code getWelcome.welcome}) and the form the original server wrote.
+   */
+  public static String base64url(byte[] value) {
+    return Base64.getUrlEncoder().withoutPadding().encodeToString(value);
   }
 
   public static String formatTime(Instant t) {

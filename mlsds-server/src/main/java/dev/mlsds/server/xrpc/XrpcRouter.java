@@ -7,6 +7,7 @@ import dev.mlsds.server.auth.Did;
 import dev.mlsds.server.limits.InFlight;
 import dev.mlsds.server.limits.LargeBodies;
 import dev.mlsds.server.limits.RateLimiter;
+import dev.mlsds.server.storage.Database;
 import dev.mlsds.server.limits.ResponseMemory;
 import io.javalin.http.Context;
 import java.io.ByteArrayOutputStream;
@@ -114,10 +115,14 @@ public final class XrpcRouter {
       throw XrpcException.methodNotAllowed(
           nsid + " is a " + (m.kind() == Kind.QUERY ? "query: use GET" : "procedure: use POST"));
     }
-    Did caller = authenticate(ctx, nsid, m.kind() == Kind.QUERY);
-    try (InFlight.Permit permit = inFlight.acquire(caller)) {
-      readAndDispatch(ctx, m, nsid, caller);
-    }
+    // One participant scope per call: a procedure's jti record joins the transaction of its work.
+    Database.inScope(() -> {
+      Did caller = authenticate(ctx, nsid, m.kind() == Kind.QUERY);
+      try (InFlight.Permit permit = inFlight.acquire(caller)) {
+        readAndDispatch(ctx, m, nsid, caller);
+      }
+      return null;
+    });
   }
 
   private void readAndDispatch(Context ctx, Method m, String nsid, Did caller) throws Exception {

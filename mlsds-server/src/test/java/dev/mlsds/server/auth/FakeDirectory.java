@@ -24,6 +24,9 @@ final class FakeDirectory implements AutoCloseable {
   private final HttpServer server;
   private final Map<String, Reply> replies = new ConcurrentHashMap<>();
   private final AtomicInteger requests = new AtomicInteger();
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private final AtomicInteger maxInFlight = new AtomicInteger();
+  private volatile long notFoundDelayMillis;
 
   FakeDirectory() {
     try {
@@ -34,7 +37,9 @@ final class FakeDirectory implements AutoCloseable {
     server.setExecutor(Executors.newVirtualThreadPerTaskExecutor());
     server.createContext("/", exchange -> {
       requests.incrementAndGet();
-      Reply r = replies.getOrDefault(exchange.getRequestURI().getPath(), new Reply(404, new byte[0], 0));
+      maxInFlight.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+      Reply r = replies.getOrDefault(exchange.getRequestURI().getPath(),
+          new Reply(404, new byte[0], notFoundDelayMillis));
       try {
         Thread.sleep(r.delayMillis());
         exchange.getResponseHeaders().add("Content-Type", "application/json");
@@ -43,6 +48,7 @@ final class FakeDirectory implements AutoCloseable {
       } catch (InterruptedException | IOException e) {
         // the client gave up (timeout tests): nothing to answer
       } finally {
+        inFlight.decrementAndGet();
         exchange.close();
       }
     });
@@ -88,6 +94,16 @@ final class FakeDirectory implements AutoCloseable {
 
   int requests() {
     return requests.get();
+  }
+
+  /** The most requests it was serving at once. */
+  int maxInFlight() {
+    return maxInFlight.get();
+  }
+
+  /** Makes every 404 answer take {@code millis}. */
+  void slowNotFound(long millis) {
+    notFoundDelayMillis = millis;
   }
 
   static Map<String, Object> document(Did did, AtprotoKey key) {

@@ -385,7 +385,7 @@ class ServiceAuthenticatorTest {
   @Test
   void missingTimesOrJtiAreRefused() {
     DevIdentity alice = plcUser(KeyType.K256);
-    for (String claim : List.of("jti", "iat", "exp", "iss")) {
+    for (String claim : List.of("jti", "exp", "iss")) {
       Map<String, Object> claims = claims(alice);
       claims.remove(claim);
       assertRefused(alice.sign(claims), XrpcError.InvalidToken, claim);
@@ -393,6 +393,62 @@ class ServiceAuthenticatorTest {
     Map<String, Object> claims = claims(alice);
     claims.put("exp", 1.7e9 + 0.5);
     assertRefused(alice.sign(claims), XrpcError.InvalidToken, "whole seconds");
+    claims = claims(alice);
+    claims.put("iat", "yesterday");
+    assertRefused(alice.sign(claims), XrpcError.InvalidToken, "iat");
+  }
+
+  @Test
+  void tokenWithoutIatIsBoundedByExpFromNow() {
+    // Older PDS builds mint service tokens without iat.
+    DevIdentity alice = plcUser(KeyType.K256);
+    long now = clock.instant().getEpochSecond();
+    Map<String, Object> claims = claims(alice);
+    claims.remove("iat");
+    claims.put("exp", now + 60);
+    assertThat(authenticate(alice.sign(claims))).isEqualTo(alice.did());
+
+    claims.put("jti", "max");
+    claims.put("exp", now + 300);
+    assertThat(authenticate(alice.sign(claims))).isEqualTo(alice.did());
+
+    claims.put("jti", "too-long");
+    claims.put("exp", now + 301);
+    assertRefused(alice.sign(claims), XrpcError.InvalidToken, "without iat");
+
+    claims.put("jti", "expired");
+    claims.put("exp", now);
+    assertRefused(alice.sign(claims), XrpcError.ExpiredToken, "expired");
+  }
+
+  @Test
+  void delegatingIssuerNamesTheCallerInSubAndOnlyIt() {
+    DevIdentity gateway = plcUser(KeyType.P256);
+    DevIdentity alice = plcUser(KeyType.K256);
+    DevIdentity mallory = plcUser(KeyType.P256);
+    auth = authenticator(config(true).withDelegatingIssuers(List.of(gateway.did().value())));
+
+    Map<String, Object> claims = claims(gateway);
+    claims.put("sub", alice.did().value());
+    assertThat(authenticate(gateway.sign(claims))).isEqualTo(alice.did());
+
+    claims.put("jti", "no-sub");
+    claims.remove("sub");
+    assertRefused(gateway.sign(claims), XrpcError.InvalidToken, "sub");
+
+    claims.put("jti", "bad-sub");
+    claims.put("sub", "alice");
+    assertRefused(gateway.sign(claims), XrpcError.InvalidToken, "sub is not a DID");
+
+    // Anyone else's sub is still ignored, also while a delegating issuer is configured.
+    Map<String, Object> own = claims(mallory);
+    own.put("sub", alice.did().value());
+    assertThat(authenticate(mallory.sign(own))).isEqualTo(mallory.did());
+    // A forged gateway token (signed by someone else) is refused before sub is looked at.
+    Map<String, Object> forged = claims(gateway);
+    forged.put("sub", alice.did().value());
+    forged.put("jti", "forged");
+    assertRefused(mallory.sign(forged), XrpcError.InvalidToken, "bad signature");
   }
 
   @Test

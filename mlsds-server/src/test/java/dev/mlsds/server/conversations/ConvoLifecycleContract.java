@@ -88,7 +88,7 @@ abstract class ConvoLifecycleContract {
     var r = ok(adder.get("getKeyPackages", "dids", target.did().value()));
     List<byte[]> out = new ArrayList<>();
     for (JsonNode k : r.json().get("keyPackages")) {
-      out.add(java.util.Base64.getDecoder().decode(k.get("keyPackage").get("$bytes").asText()));
+      out.add(java.util.Base64.getUrlDecoder().decode(k.get("keyPackage").asText()));
     }
     return out;
   }
@@ -215,10 +215,12 @@ abstract class ConvoLifecycleContract {
     assertThat(lost.error()).isEqualTo("StaleEpoch");
     assertThat(lost.json().get("currentEpoch").asLong()).isEqualTo(2);
     assertThat(lost.json().get("latestSeq").asLong()).isEqualTo(won.json().get("seq").asLong());
-    // The loser fetches the winning commit and can move on.
-    var commits = ok(bob.get("getCommits", "convoId", hex(g), "fromEpoch", "1"));
+    // The loser (at epoch 1) fetches the winning commit, labelled by the epoch it creates, and can move on.
+    var commits = ok(bob.get("getCommits", "convoId", hex(g), "fromEpoch", "2"));
     assertThat(commits.json().get("commits")).hasSize(1);
-    assertThat(commits.json().get("commits").get(0).get("epoch").asLong()).isEqualTo(1);
+    assertThat(commits.json().get("commits").get(0).get("epoch").asLong()).isEqualTo(2);
+    assertThat(commits.json().get("commits").get(0).get("sentInEpoch").asLong()).isEqualTo(1);
+    assertThat(ok(bob.get("getCommits", "convoId", hex(g), "fromEpoch", "3")).json().get("commits")).isEmpty();
     assertThat(commits.json().get("hasMore").asBoolean()).isFalse();
     var future = bob.post("sendMessage", Map.of("convoId", hex(g),
         "ciphertext", bytes(TestMessages.commit(g, 5, 1, List.of(), List.of(), true))));
@@ -371,9 +373,10 @@ abstract class ConvoLifecycleContract {
     var first = ok(alice.get("getCommits", "convoId", id.value(), "fromEpoch", "0")).json();
     assertThat(first.get("commits")).hasSize(1000);
     assertThat(first.get("hasMore").asBoolean()).isTrue();
-    assertThat(first.get("commits").get(999).get("epoch").asLong()).isEqualTo(999);
-    var rest = ok(alice.get("getCommits", "convoId", id.value(), "fromEpoch", "1000")).json();
-    assertThat(rest.get("commits")).extracting(c -> c.get("epoch").asLong()).containsExactly(1000L);
+    assertThat(first.get("commits").get(0).get("epoch").asLong()).isEqualTo(1);
+    assertThat(first.get("commits").get(999).get("epoch").asLong()).isEqualTo(1000);
+    var rest = ok(alice.get("getCommits", "convoId", id.value(), "fromEpoch", "1001")).json();
+    assertThat(rest.get("commits")).extracting(c -> c.get("epoch").asLong()).containsExactly(1001L);
     assertThat(rest.get("hasMore").asBoolean()).isFalse();
   }
 

@@ -146,7 +146,8 @@ class LargePagesHeapIT {
   }
 
   static void readAllCommits(TestUser reader, String convo) {
-    long from = 0;
+    long from = 1; // getCommits labels a commit with the epoch it creates: the first one creates epoch 1
+
     int seen = 0;
     while (true) {
       Http.Response r = reader.get("getCommits", "convoId", convo, "fromEpoch", Long.toString(from));
@@ -196,7 +197,7 @@ class LargePagesHeapIT {
       long pageMaxBytes = args.length > 1 ? Long.parseLong(args[1]) : d.pageMaxBytes();
       StorageLimits storage = new StorageLimits(pageMaxBytes, d.devicesPerDid(), d.userMaxStoredBytes(),
           d.userMaxStoredMessages(), d.userMaxOpenConvos(), d.storedBytesPerMinute(), d.messageRetention(),
-          d.finishedRetention(), RESPONSE_MEMORY);
+          d.finishedRetention(), RESPONSE_MEMORY, d.streamCursorsPerDid());
       Server server = Wiring.build(TestServers.config(args[0]).withStorage(storage), Clock.systemUTC()).start();
       System.out.println("PORT " + server.port());
       System.out.flush();

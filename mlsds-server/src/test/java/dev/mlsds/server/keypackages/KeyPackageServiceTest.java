@@ -319,7 +319,7 @@ class KeyPackageServiceTest {
     GetKeyPackages.Item fromPhone = out.keyPackages().stream().filter(k -> k.deviceId().equals(deviceId(phone)))
         .findFirst().orElseThrow();
     assertThat(fromPhone.did()).isEqualTo(ALICE.value());
-    assertThat(fromPhone.keyPackage()).isEqualTo(p1);
+    assertThat(fromPhone.keyPackage()).isEqualTo(Json.base64url(p1));
     assertThat(fromPhone.cipherSuite()).isEqualTo(SUITE.name());
     assertThat(fromPhone.lastResort()).isFalse();
     StoredKeyPackage reserved = db.inTransaction(h -> store.find(h, ref(p1))).orElseThrow();

@@ -236,7 +236,7 @@ class LexiconDriftTest {
     assertThat(recordProblems(RenamedEpoch.class, PREFIX + "getEpoch"))
         .containsExactlyInAnyOrder("$.currentEpoch: required: missing", "$.epoch: undeclared: field not declared in the lexicon");
     record PlainDid(String value) {}
-    record Commit(long seq, long epoch, PlainDid sender, byte[] commitData, Instant createdAt) {}
+    record Commit(long seq, long epoch, long sentInEpoch, PlainDid sender, byte[] commitData, Instant createdAt) {}
     record Commits(String convoId, List<Commit> commits, boolean hasMore) {}
     assertThat(recordProblems(Commits.class, PREFIX + "getCommits"))
         .singleElement().asString().startsWith("$.commits[0].sender: string: must be a string, got object {\"value\":");

@@ -26,7 +26,7 @@ import java.util.regex.Pattern;
  * peer: a field the schema does not declare is a violation (drift is caught both ways); a
  * {@code knownValues} string must be one of the listed values (clients should tolerate new values, but the
  * server may only send declared ones); bytes must be exactly {@code {"$bytes": "<base64, standard alphabet,
- * no padding>"}}; datetimes must be RFC 3339 UTC with millisecond precision (docs/api.md §1).
+ * = padded>"}}; datetimes must be RFC 3339 UTC with millisecond precision (docs/api.md §1).
  *
  * <p>Error responses: {@code error} must be a name the method declares in {@code errors}, or one of
  * {@link #GENERIC_ERRORS} that any method can return, and {@code message} a string. Other fields are
@@ -45,7 +45,7 @@ public final class LexiconValidator {
 
   private static final Pattern DID = Pattern.compile("^did:[a-z]+:[a-zA-Z0-9._:%-]*[a-zA-Z0-9._-]$");
   private static final Pattern DATETIME = Pattern.compile("^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z$");
-  private static final Pattern BASE64 = Pattern.compile("^[A-Za-z0-9+/]*$");
+  private static final Pattern BASE64 = Pattern.compile("^[A-Za-z0-9+/]*={0,2}$");
 
   /** One way a value breaks its schema: where ({@code $.members[0].did}), which rule, and what was found. */
   public record Violation(String path, String rule, String detail) {
@@ -523,14 +523,14 @@ public final class LexiconValidator {
       }
       String s = b64.textValue();
       byte[] decoded = null;
-      if (BASE64.matcher(s).matches() && s.length() % 4 != 1) {
+      if (BASE64.matcher(s).matches() && s.length() % 4 == 0) {
         decoded = Base64.getDecoder().decode(s);
-        if (!Base64.getEncoder().withoutPadding().encodeToString(decoded).equals(s)) {
+        if (!Base64.getEncoder().encodeToString(decoded).equals(s)) {
           decoded = null;
         }
       }
       if (decoded == null) {
-        add(path + ".$bytes", "bytes", "must be canonical base64, standard alphabet, no padding: '" + abbreviate(s) + "'");
+        add(path + ".$bytes", "bytes", "must be canonical base64, standard alphabet, = padded: '" + abbreviate(s) + "'");
         return;
       }
       if (schema.has("maxLength") && decoded.length > schema.get("maxLength").longValue()) {

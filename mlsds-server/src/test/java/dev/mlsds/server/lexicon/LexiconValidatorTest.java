@@ -247,17 +247,21 @@ class LexiconValidatorTest {
   // ---- bytes
 
   @Test
-  void bytesMustBeDollarBytesWithUnpaddedStandardBase64() {
-    accepts("\"data\": {\"$bytes\": \"AQI\"}");
+  void bytesMustBeDollarBytesWithPaddedStandardBase64() {
+    accepts("\"data\": {\"$bytes\": \"AQI=\"}");
+    accepts("\"data\": {\"$bytes\": \"AQ==\"}");
+    accepts("\"data\": {\"$bytes\": \"AQID\"}");
     accepts("\"data\": {\"$bytes\": \"\"}");
-    rejects("\"data\": \"AQI\"", "$.data", "bytes");
-    rejects("\"data\": {\"$bytes\": \"AQI=\"}", "$.data.$bytes", "bytes");
-    rejects("\"data\": {\"$bytes\": \"-_8\"}", "$.data.$bytes", "bytes"); // URL alphabet
-    rejects("\"data\": {\"$bytes\": \"AQJ\"}", "$.data.$bytes", "bytes"); // non-zero trailing bits
+    rejects("\"data\": \"AQI=\"", "$.data", "bytes");
+    rejects("\"data\": {\"$bytes\": \"AQI\"}", "$.data.$bytes", "bytes"); // unpadded: Foundation refuses it
+    rejects("\"data\": {\"$bytes\": \"AQ\"}", "$.data.$bytes", "bytes");
+    rejects("\"data\": {\"$bytes\": \"AQI==\"}", "$.data.$bytes", "bytes");
+    rejects("\"data\": {\"$bytes\": \"-_8=\"}", "$.data.$bytes", "bytes"); // URL alphabet
+    rejects("\"data\": {\"$bytes\": \"AQJ=\"}", "$.data.$bytes", "bytes"); // non-zero trailing bits
     rejects("\"data\": {\"$bytes\": \"AQIDB\"}", "$.data.$bytes", "bytes"); // impossible length
-    rejects("\"data\": {\"$bytes\": \"AQI\", \"x\": 1}", "$.data", "bytes");
+    rejects("\"data\": {\"$bytes\": \"AQI=\", \"x\": 1}", "$.data", "bytes");
     rejects("\"data\": {\"$bytes\": 12}", "$.data", "bytes");
-    rejects("\"data\": {\"$bytes\": \"AQIDBA\"}", "$.data", "maxLength"); // 4 bytes > 3
+    rejects("\"data\": {\"$bytes\": \"AQIDBA==\"}", "$.data", "maxLength"); // 4 bytes > 3
   }
 
   // ---- arrays, refs, unions, unknown

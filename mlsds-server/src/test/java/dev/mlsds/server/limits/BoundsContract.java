@@ -90,6 +90,73 @@ abstract class BoundsContract {
   }
 
   @Test
+  @DisplayName("L7: updateGroupInfo refuses a GroupInfo of another cipher suite than the conversation's")
+  void l7_updateGroupInfoChecksTheSuite() {
+    byte[] g = newGroupId();
+    assertThat(alice.post("createConvo", Map.of("groupId", hex(g), "cipherSuite", SUITE.name())).status())
+        .isEqualTo(200);
+    byte[] other = TestMessages.groupInfo(CipherSuite.MLS_128_DHKEMP256_AES128GCM_SHA256_P256, g, 0, true);
+    Http.Response r = alice.post("updateGroupInfo", Map.of("convoId", hex(g), "groupInfo", bytes(other)));
+    assertThat(r.status()).as(r.body()).isEqualTo(400);
+    assertThat(r.error()).isEqualTo("InvalidMlsMessage");
+    Http.Response same = alice.post("updateGroupInfo", Map.of("convoId", hex(g),
+        "groupInfo", bytes(TestMessages.groupInfo(SUITE, g, 0, true))));
+    assertThat(same.status()).as(same.body()).isEqualTo(200);
+  }
+
+  @Test
+  @DisplayName("M1: a write's token is recorded with its work: a call that fails leaves it unused, a replay after success is TokenReplayed")
+  void m1_jtiRecordedWithTheWork() {
+    byte[] g = newGroupId();
+    assertThat(alice.post("createConvo", Map.of("groupId", hex(g), "cipherSuite", SUITE.name())).status())
+        .isEqualTo(200);
+    Http http = new Http(server.port());
+    String token = alice.token("sendMessage");
+    String path = "/xrpc/" + TestUser.NS + "sendMessage";
+    byte[] wrongEpoch = TestMessages.privateMessage(g, 7, dev.mlsds.codec.ContentType.APPLICATION);
+    String bad = dev.mlsds.server.xrpc.Json.write(Map.of("convoId", hex(g), "ciphertext", bytes(wrongEpoch)));
+    Http.Response failed = http.post(path, token, bad);
+    assertThat(failed.status()).as(failed.body()).isBetween(400, 499);
+    byte[] message = TestMessages.privateMessage(g, 0, dev.mlsds.codec.ContentType.APPLICATION);
+    String good = dev.mlsds.server.xrpc.Json.write(Map.of("convoId", hex(g), "ciphertext", bytes(message)));
+    Http.Response sent = http.post(path, token, good);
+    assertThat(sent.status()).as(sent.body()).isEqualTo(200);
+    Http.Response replay = http.post(path, token, good);
+    assertThat(replay.status()).isEqualTo(401);
+    assertThat(replay.error()).isEqualTo("TokenReplayed");
+    assertThat(alice.get("getMessages", "convoId", hex(g)).json().get("messages")).hasSize(1);
+  }
+
+  @Test
+  @DisplayName("M1: eight concurrent uses of one write token: one succeeds, the others are TokenReplayed, the work is done once")
+  void m1_concurrentReplaysOfAWriteToken() throws Exception {
+    byte[] g = newGroupId();
+    assertThat(alice.post("createConvo", Map.of("groupId", hex(g), "cipherSuite", SUITE.name())).status())
+        .isEqualTo(200);
+    Http http = new Http(server.port());
+    String token = alice.token("sendMessage");
+    String body = dev.mlsds.server.xrpc.Json.write(Map.of("convoId", hex(g), "ciphertext",
+        bytes(TestMessages.privateMessage(g, 0, dev.mlsds.codec.ContentType.APPLICATION))));
+    List<java.util.concurrent.Future<Http.Response>> results = new java.util.ArrayList<>();
+    try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+      for (int i = 0; i < 8; i++) {
+        results.add(pool.submit(() -> http.post("/xrpc/" + TestUser.NS + "sendMessage", token, body)));
+      }
+      int ok = 0;
+      for (var f : results) {
+        Http.Response r = f.get();
+        if (r.status() == 200) {
+          ok++;
+        } else {
+          assertThat(r.error()).as(r.body()).isEqualTo("TokenReplayed");
+        }
+      }
+      assertThat(ok).isEqualTo(1);
+    }
+    assertThat(alice.get("getMessages", "convoId", hex(g)).json().get("messages")).hasSize(1);
+  }
+
+  @Test
   @DisplayName("L3: HEAD on a query is 405, so HEAD getKeyPackages reserves nothing")
   void l3_headIsRefusedOnQueriesSoItCannotReserveOrConsume() {
     TestUser.Device d = bob.device();

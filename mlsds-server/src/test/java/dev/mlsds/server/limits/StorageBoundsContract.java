@@ -41,7 +41,7 @@ import org.junit.jupiter.api.TestInstance;
 abstract class StorageBoundsContract {
   static final CipherSuite SUITE = CipherSuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
   static final StorageLimits LIMITS = new StorageLimits(1024 * 1024, 3, 200 * 1024, 8, 2, 400 * 1024,
-      Duration.ofDays(1), Duration.ofDays(7), 0);
+      Duration.ofDays(1), Duration.ofDays(7), 0, 4);
   Server server;
   TestUser alice;
   TestUser bob;
@@ -83,7 +83,7 @@ abstract class StorageBoundsContract {
     for (TestUser.Device d : devices) {
       Http.Response w = bob.get("getWelcome", "convoId", hex(g), "deviceId", d.deviceId());
       assertThat(w.status()).as(w.body()).isEqualTo(200);
-      byte[] got = java.util.Base64.getDecoder().decode(w.json().get("welcome").get("$bytes").asText());
+      byte[] got = java.util.Base64.getUrlDecoder().decode(w.json().get("welcome").asText());
       assertThat(welcome == null || java.util.Arrays.equals(welcome, got)).isTrue();
       welcome = got;
     }
@@ -225,6 +225,25 @@ abstract class StorageBoundsContract {
     }
     assertThat(usage(alice)).containsExactly(0, 0);
     assertThat(usage(bob)).containsExactly(0, 0);
+  }
+
+  @Test
+  @DisplayName("M7: each DID keeps only its newest stream cursor bases")
+  void streamCursorsCappedPerDid() {
+    server.database().inTransaction(h -> {
+      for (int i = 0; i < 10; i++) {
+        h.execute("INSERT INTO stream_cursors (id, did, positions, created_at) VALUES (?, ?, '[]', ?)",
+            "a" + i + alice.did().value().hashCode(), alice.did().value(), 1000L + i);
+      }
+      return h.execute("INSERT INTO stream_cursors (id, did, positions, created_at) VALUES (?, ?, '[]', 0)",
+          "b" + bob.did().value().hashCode(), bob.did().value());
+    });
+    retention(Duration.ZERO).purgeExcessStreamCursors();
+    List<Long> left = server.database().withHandle(h -> h.createQuery(
+        "SELECT created_at FROM stream_cursors WHERE did = :d ORDER BY created_at").bind("d", alice.did().value())
+        .mapTo(Long.class).list());
+    assertThat(left).containsExactly(1006L, 1007L, 1008L, 1009L);
+    assertThat(count("SELECT COUNT(*) FROM stream_cursors WHERE did = '" + bob.did().value() + "'")).isEqualTo(1);
   }
 
   // ---- helpers -----------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ final class RealtimeFixture {
     }
     JsonNode claimed = ok(via.get("/xrpc/" + TestUser.NS + "getKeyPackages" + q, adder.token("getKeyPackages"))).json();
     for (JsonNode k : claimed.get("keyPackages")) {
-      kps.add(Base64.getDecoder().decode(k.get("keyPackage").get("$bytes").asText()));
+      kps.add(Base64.getUrlDecoder().decode(k.get("keyPackage").asText()));
     }
     assertThat(kps).hasSize(users.length);
     byte[] commit = TestMessages.commit(c.groupId, c.epoch, 0, kps, List.of(), false);

@@ -128,11 +128,12 @@ abstract class UpgradeContract {
           .as("Bob sees what came after his add").extracting(m -> m.get("seq").asLong()).containsExactly(2L, 3L);
       JsonNode commits = ok(a.get("getCommits", "convoId", convo, "fromEpoch", "0")).json().get("commits");
       assertThat(commits).hasSize(1);
-      assertThat(commits.get(0).get("epoch").asLong()).isZero();
+      assertThat(commits.get(0).get("epoch").asLong()).as("labelled by the epoch it creates").isEqualTo(1);
+      assertThat(commits.get(0).get("sentInEpoch").asLong()).isZero();
 
       JsonNode w = ok(b.get("getWelcome", "convoId", convo, "deviceId", bobDevice.deviceId())).json();
       assertThat(w.get("keyPackageRef").asText()).isEqualTo(bobRef);
-      assertThat(Base64.getDecoder().decode(w.get("welcome").get("$bytes").asText())).isEqualTo(welcome);
+      assertThat(Base64.getUrlDecoder().decode(w.get("welcome").asText())).isEqualTo(welcome);
 
       JsonNode kps = ok(dave.get("getKeyPackages", "dids", carol)).json();
       assertThat(kps.get("keyPackages")).extracting(k -> k.get("keyPackageRef").asText()).containsExactly(carolRef);

@@ -10,13 +10,16 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
 /** The contract of {@link IdempotencyStore}, run against every backend. */
@@ -77,9 +80,21 @@ abstract class IdempotencyStoreContract {
     assertThat(replay).isEqualTo(rejected);
   }
 
+  /** The work a test call does: one committed row in {@code auth_jti} under a test issuer. */
+  private Idempotency.Result work(String tag) {
+    String jti = java.util.UUID.randomUUID().toString();
+    db.inTransaction(h -> h.createUpdate("INSERT INTO auth_jti (issuer, jti, keep_until) VALUES ('test:" + tag
+        + "', :jti, 0)").bind("jti", jti).execute());
+    return new Idempotency.Result(200, "{\"jti\":\"" + jti + "\"}");
+  }
+
+  private int workDone(String tag) {
+    return db.withHandle(h -> h.createQuery("SELECT COUNT(*) FROM auth_jti WHERE issuer = 'test:" + tag + "'")
+        .mapTo(Integer.class).one());
+  }
+
   @Test
-  void concurrentCallsWithOneKeyRunExactlyOnce() throws Exception {
-    AtomicInteger runs = new AtomicInteger();
+  void concurrentCallsWithOneKeyDoTheWorkExactlyOnce() throws Exception {
     int threads = 16;
     CountDownLatch go = new CountDownLatch(1);
     List<Future<Object>> results = new ArrayList<>();
@@ -88,23 +103,54 @@ abstract class IdempotencyStoreContract {
         results.add(pool.submit(() -> {
           go.await();
           try {
-            return store.run(ALICE, "m", "race", () -> {
-              runs.incrementAndGet();
-              Thread.sleep(50);
-              return new Idempotency.Result(200, "{\"winner\":true}");
-            });
+            return store.run(ALICE, "m", "race", () -> work("race"));
           } catch (XrpcException e) {
             return e.error();
           }
         }));
       }
       go.countDown();
+      Set<Object> answers = new HashSet<>();
       for (Future<Object> f : results) {
-        Object r = f.get();
-        assertThat(r).isIn(new Idempotency.Result(200, "{\"winner\":true}"), XrpcError.IdempotencyConflict);
+        answers.add(f.get());
       }
+      answers.remove(XrpcError.IdempotencyConflict);
+      assertThat(answers).as("one result for every repeat").hasSize(1);
     }
-    assertThat(runs).hasValue(1);
+    assertThat(workDone("race")).isEqualTo(1);
+  }
+
+  @Test
+  @DisplayName("M1: a database error or crash before the work commits leaves no record, so the retry does the work")
+  void failureBeforeCommitLeavesTheKeyFree() throws Exception {
+    assertThatThrownBy(() -> store.run(ALICE, "m", "crash-1", () -> {
+      db.inTransaction(h -> {
+        h.createUpdate("INSERT INTO auth_jti (issuer, jti, keep_until) VALUES ('test:crash-1', 'x', 0)").execute();
+        throw new IllegalStateException("connection lost before commit");
+      });
+      return new Idempotency.Result(200, "{}");
+    })).isInstanceOf(IllegalStateException.class);
+    assertThat(workDone("crash-1")).isZero();
+    var retried = store.run(ALICE, "m", "crash-1", () -> work("crash-1"));
+    assertThat(retried.status()).isEqualTo(200);
+    assertThat(workDone("crash-1")).isEqualTo(1);
+    assertThat(store.run(ALICE, "m", "crash-1", () -> work("crash-1"))).isEqualTo(retried);
+    assertThat(workDone("crash-1")).isEqualTo(1);
+  }
+
+  @Test
+  @DisplayName("M1: when the node dies after the work commits but before the reply is stored, a retry is told so and never does the work twice")
+  void deathAfterCommitNeverRepeatsTheWork() throws Exception {
+    assertThatThrownBy(() -> store.run(ALICE, "m", "crash-2", () -> {
+      work("crash-2");
+      throw new OutOfMemoryError("the node dies here");
+    })).isInstanceOf(OutOfMemoryError.class);
+    assertThatThrownBy(() -> store.run(ALICE, "m", "crash-2", () -> work("crash-2")))
+        .isInstanceOfSatisfying(XrpcException.class, e -> {
+          assertThat(e.error()).isEqualTo(XrpcError.IdempotencyConflict);
+          assertThat(e.getMessage()).contains("has done its work");
+        });
+    assertThat(workDone("crash-2")).isEqualTo(1);
   }
 
   @Test

@@ -101,11 +101,12 @@ class XrpcHttpTest {
   }
 
   @Test
-  void bytesAcceptAtprotoFormAndPlainBase64PaddedOrNotAndAlwaysOutputUnpaddedBytes() {
-    for (String input : new String[] {"{\"$bytes\":\"AAEC/w\"}", "\"AAEC/w==\"", "\"AAEC/w\""}) {
+  void bytesAcceptAtprotoFormAndPlainBase64InAllFourVariantsAndAlwaysOutputPaddedBytes() {
+    for (String input : new String[] {"{\"$bytes\":\"AAEC/w\"}", "{\"$bytes\":\"AAEC_w==\"}", "\"AAEC/w==\"",
+        "\"AAEC/w\"", "\"AAEC_w==\"", "\"AAEC_w\""}) {
       var r = http.post("/xrpc/test.echoBytes", ALICE, "{\"data\":" + input + "}");
       assertThat(r.status()).as(input).isEqualTo(200);
-      assertThat(r.json().get("data").get("$bytes").asText()).isEqualTo("AAEC/w");
+      assertThat(r.json().get("data").get("$bytes").asText()).isEqualTo("AAEC/w==");
     }
   }
 

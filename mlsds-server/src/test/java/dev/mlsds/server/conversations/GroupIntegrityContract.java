@@ -1,0 +1,280 @@
+package dev.mlsds.server.conversations;
+
+import static dev.mlsds.server.testing.TestUser.bytes;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.mlsds.codec.CipherSuite;
+import dev.mlsds.codec.ContentType;
+import dev.mlsds.codec.KeyPackage;
+import dev.mlsds.codec.Sender;
+import dev.mlsds.codec.testing.TestMessages;
+import dev.mlsds.server.Server;
+import dev.mlsds.server.testing.Http;
+import dev.mlsds.server.testing.TestUser;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * Group integrity over HTTP, on every backend: the review's H5 and H6 scenarios (security review 2026-12)
+ * each get their documented 4xx under the {@code public} handshake policy, and the conversation stays usable
+ * (the next honest commit is accepted). MLS bytes come from the codec's test builders.
+ *
+ * <p>Leaves: Alice creates the group (leaf 0), adds Bob (leaf 1) and Carol (leaf 2).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+abstract class GroupIntegrityContract {
+  static final CipherSuite SUITE = CipherSuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
+  Server server;
+  TestUser alice;
+  TestUser bob;
+  TestUser carol;
+  TestUser dave;
+
+  abstract String newDatabaseUrl();
+
+  void dropDatabase() {}
+
+  @BeforeAll
+  void start() {
+    server = dev.mlsds.server.testing.TestServers.start(newDatabaseUrl());
+  }
+
+  @BeforeEach
+  void users() {
+    alice = TestUser.on(server);
+    bob = TestUser.on(server);
+    carol = TestUser.on(server);
+    dave = TestUser.on(server);
+  }
+
+  @AfterAll
+  void stop() {
+    server.stop();
+    dropDatabase();
+  }
+
+  // ---- helpers ---------------------------------------------------------------------------------
+
+  static String hex(byte[] b) {
+    return HexFormat.of().formatHex(b);
+  }
+
+  static Http.Response ok(Http.Response r) {
+    assertThat(r.status()).as(r.body()).isEqualTo(200);
+    return r;
+  }
+
+  static void refused(Http.Response r, int status, String error) {
+    assertThat(r.status()).as(r.body()).isEqualTo(status);
+    assertThat(r.error()).as(r.body()).isEqualTo(error);
+  }
+
+  byte[] claimOne(TestUser adder, TestUser target) {
+    byte[] kp = target.device().keyPackage();
+    ok(target.post("publishKeyPackages", Map.of("keyPackages", List.of(Map.of("keyPackage", bytes(kp))))));
+    var r = ok(adder.get("getKeyPackages", "dids", target.did().value()));
+    return java.util.Base64.getUrlDecoder().decode(r.json().get("keyPackages").get(0).get("keyPackage").asText());
+  }
+
+  Http.Response add(TestUser adder, long senderLeaf, byte[] g, long epoch, TestUser user) {
+    byte[] kp = claimOne(adder, user);
+    byte[] commit = TestMessages.commit(g, epoch, senderLeaf, List.of(kp), List.of(), false);
+    byte[] welcome = TestMessages.welcome(SUITE, List.of(KeyPackage.decode(kp).ref()));
+    return adder.post("addMembers", Map.of("convoId", hex(g), "didList", List.of(user.did().value()),
+        "commit", bytes(commit), "welcome", bytes(welcome)));
+  }
+
+  /** A public conversation of Alice (leaf 0), Bob (1) and Carol (2), at epoch 2. */
+  byte[] group(String policy) {
+    byte[] g = new byte[16];
+    new SecureRandom().nextBytes(g);
+    var created = ok(alice.post("createConvo", Map.of("groupId", hex(g), "cipherSuite", SUITE.name(),
+        "handshakePolicy", policy)));
+    assertThat(created.json().get("handshakePolicy").asText()).isEqualTo(policy);
+    ok(add(alice, 0, g, 0, bob));
+    ok(add(alice, 0, g, 1, carol));
+    return g;
+  }
+
+  Http.Response send(TestUser u, byte[] g, byte[] message) {
+    return u.post("sendMessage", Map.of("convoId", hex(g), "ciphertext", bytes(message)));
+  }
+
+  /** An honest empty commit with an UpdatePath from {@code leaf} of {@code u}. */
+  Http.Response honestCommit(TestUser u, long leaf, byte[] g, long epoch) {
+    return send(u, g, TestMessages.commit(g, epoch, leaf, List.of(), List.of(), List.of(), u.did().value()));
+  }
+
+  long epoch(byte[] g) {
+    return ok(alice.get("getEpoch", "convoId", hex(g))).json().get("currentEpoch").asLong();
+  }
+
+  static byte[] proposalRef(byte[] proposal) {
+    int tail = 1 + 32; // membership_tag<V> of the test builder
+    return SUITE.refHash("MLS 1.0 Proposal Reference".getBytes(StandardCharsets.US_ASCII), proposal, 2,
+        proposal.length - 2 - tail);
+  }
+
+  // ---- H5 --------------------------------------------------------------------------------------
+
+  /** H5: a junk encrypted "commit" for the current epoch no longer moves a public conversation's epoch. */
+  @Test
+  void h5_junkPrivateMessageCommitIsRefusedUnderPublic() {
+    byte[] g = group("public");
+    refused(send(bob, g, TestMessages.privateMessage(g, 2, ContentType.COMMIT)), 400, "InvalidMlsMessage");
+    assertThat(epoch(g)).isEqualTo(2);
+    ok(honestCommit(alice, 0, g, 2));
+    assertThat(epoch(g)).isEqualTo(3);
+  }
+
+  /** H5: a junk PublicMessage commit claiming another member's leaf is refused. */
+  @Test
+  void h5_commitFromAnotherMembersLeafIsRefused() {
+    byte[] g = group("public");
+    refused(send(bob, g, TestMessages.commit(g, 2, 0, List.of(), List.of(), List.of(), bob.did().value())), 403, "Forbidden");
+    refused(send(bob, g, TestMessages.commit(g, 2, 7, List.of(), List.of(), List.of(), bob.did().value())), 400,
+        "InvalidMlsMessage");
+    ok(honestCommit(alice, 0, g, 2));
+  }
+
+  /** Under any, an encrypted commit is still accepted (the server cannot read it): documented, and why reset exists. */
+  @Test
+  void anyPolicyStillAcceptsEncryptedCommits() {
+    byte[] g = group("any");
+    ok(send(bob, g, TestMessages.privateMessage(g, 2, ContentType.COMMIT)));
+    assertThat(epoch(g)).isEqualTo(3);
+  }
+
+  // ---- H6 --------------------------------------------------------------------------------------
+
+  /** H6: a non-admin names an already-left member as targetDid but removes an active member's leaf. */
+  @Test
+  void h6_removeMemberNamingALeftMemberCannotRemoveSomeoneElse() {
+    byte[] g = group("public");
+    ok(carol.post("leaveConvo", Map.of("convoId", hex(g))));
+    byte[] removeAlice = TestMessages.commit(g, 2, 1, List.of(), List.of(0L), List.of(), bob.did().value());
+    refused(bob.post("removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(),
+        "commit", bytes(removeAlice))), 403, "Forbidden");
+    // Adding through removeMember is refused too.
+    byte[] kp = claimOne(bob, dave);
+    byte[] smuggledAdd = TestMessages.commit(g, 2, 1, List.of(kp), List.of(2L), List.of(), bob.did().value());
+    refused(bob.post("removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(),
+        "commit", bytes(smuggledAdd))), 400, "InvalidMlsMessage");
+    // The honest removal of the member who left (leaf 2) by a non-admin is accepted.
+    byte[] removeCarol = TestMessages.commit(g, 2, 1, List.of(), List.of(2L), List.of(), bob.did().value());
+    ok(bob.post("removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(), "commit", bytes(removeCarol))));
+    assertThat(epoch(g)).isEqualTo(3);
+  }
+
+  /** An admin's removeMember must remove exactly the target's leaves. */
+  @Test
+  void h6_removeMemberMustRemoveExactlyTheTargetsLeaves() {
+    byte[] g = group("public");
+    byte[] wrongLeaf = TestMessages.commit(g, 2, 0, List.of(), List.of(1L), List.of(), alice.did().value());
+    refused(alice.post("removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(),
+        "commit", bytes(wrongLeaf))), 403, "Forbidden");
+    byte[] right = TestMessages.commit(g, 2, 0, List.of(), List.of(2L), List.of(), alice.did().value());
+    ok(alice.post("removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(), "commit", bytes(right))));
+  }
+
+  /** H6: sendMessage refuses a commit whose proposals are by reference to a proposal the server never saw. */
+  @Test
+  void h6_unknownProposalReferenceIsRefused() {
+    byte[] g = group("public");
+    byte[] unknownRef = new byte[32];
+    byte[] commit = TestMessages.commit(g, 2, 1, List.of(), List.of(), List.of(unknownRef), bob.did().value());
+    refused(send(bob, g, commit), 400, "InvalidMlsMessage");
+    ok(honestCommit(bob, 1, g, 2));
+  }
+
+  /** H6: a Remove proposal of an active member, sent earlier, cannot be committed by reference through sendMessage. */
+  @Test
+  void h6_referencedRemoveOfAnActiveMemberIsRefused() {
+    byte[] g = group("public");
+    byte[] proposal = TestMessages.removeProposal(g, 2, new Sender(Sender.Type.MEMBER, 1), 0);
+    ok(send(bob, g, proposal));
+    byte[] commit = TestMessages.commit(g, 2, 1, List.of(), List.of(), List.of(proposalRef(proposal)), bob.did().value());
+    refused(send(bob, g, commit), 403, "Forbidden");
+    // Inline, the same Remove is refused the same way.
+    refused(send(bob, g, TestMessages.commit(g, 2, 1, List.of(), List.of(0L), List.of(), bob.did().value())), 403, "Forbidden");
+    ok(honestCommit(alice, 0, g, 2));
+  }
+
+  /** A referenced Remove of a member who left is resolved and accepted: the leaf roster follows. */
+  @Test
+  void referencedRemoveOfALeftMemberIsResolvedAndAccepted() {
+    byte[] g = group("public");
+    ok(carol.post("leaveConvo", Map.of("convoId", hex(g))));
+    byte[] proposal = TestMessages.removeProposal(g, 2, new Sender(Sender.Type.MEMBER, 1), 2);
+    ok(send(bob, g, proposal));
+    byte[] commit = TestMessages.commit(g, 2, 1, List.of(), List.of(), List.of(proposalRef(proposal)), bob.did().value());
+    ok(send(bob, g, commit));
+    // Leaf 2 is blank now: adding Dave puts him there, and a commit from leaf 2 is his.
+    ok(add(alice, 0, g, 3, dave));
+    ok(honestCommit(dave, 2, g, 4));
+  }
+
+  /** H6: sendMessage refuses Adds (through addMembers only) and proposals a commit path does not take. */
+  @Test
+  void h6_sendMessageRefusesAdds() {
+    byte[] g = group("public");
+    byte[] kp = claimOne(bob, dave);
+    refused(send(bob, g, TestMessages.commit(g, 2, 1, List.of(kp), List.of(), List.of(), bob.did().value())), 400,
+        "InvalidMlsMessage");
+    ok(honestCommit(bob, 1, g, 2));
+  }
+
+  /** H6: an UpdatePath leaf whose credential names another DID is refused. */
+  @Test
+  void h6_updatePathWithAnotherDidsCredentialIsRefused() {
+    byte[] g = group("public");
+    refused(send(bob, g, TestMessages.commit(g, 2, 1, List.of(), List.of(), List.of(), alice.did().value())), 403, "Forbidden");
+    ok(honestCommit(bob, 1, g, 2));
+  }
+
+  /** H6: an external commit whose new leaf's credential names another DID is refused; the caller's own is accepted. */
+  @Test
+  void h6_externalCommitMustCarryTheCallersCredential() {
+    byte[] g = group("public");
+    byte[] impersonating = TestMessages.externalCommit(g, 2, "did:plc:someoneelse0000000000000", List.of(1L));
+    refused(bob.post("processExternalCommit", Map.of("convoId", hex(g), "commit", bytes(impersonating))), 403, "Forbidden");
+    byte[] removesAlice = TestMessages.externalCommit(g, 2, bob.did().value(), List.of(0L));
+    refused(bob.post("processExternalCommit", Map.of("convoId", hex(g), "commit", bytes(removesAlice))), 403, "Forbidden");
+    byte[] resync = TestMessages.externalCommit(g, 2, bob.did().value(), List.of(1L));
+    ok(bob.post("processExternalCommit", Map.of("convoId", hex(g), "commit", bytes(resync))));
+    // Bob's new leaf took his old index (leftmost blank after the Remove).
+    ok(honestCommit(bob, 1, g, 3));
+  }
+
+  /** H6: a public conversation refuses encrypted proposals, and a proposal sent as another member's leaf. */
+  @Test
+  void h6_proposalsArePoliced() {
+    byte[] g = group("public");
+    refused(send(bob, g, TestMessages.privateMessage(g, 2, ContentType.PROPOSAL)), 400, "InvalidMlsMessage");
+    refused(send(bob, g, TestMessages.removeProposal(g, 2, new Sender(Sender.Type.MEMBER, 0), 2)), 403, "Forbidden");
+    ok(send(bob, g, TestMessages.privateMessage(g, 2, ContentType.APPLICATION)));
+  }
+
+  /** Under any, the visible part of a removeMember commit is still checked: it may not add. */
+  @Test
+  void anyPolicyRemoveMemberMayNotAdd() {
+    byte[] g = group("any");
+    ok(carol.post("leaveConvo", Map.of("convoId", hex(g))));
+    byte[] kp = claimOne(bob, dave);
+    byte[] smuggledAdd = TestMessages.commit(g, 2, 1, List.of(kp), List.of(2L), true);
+    refused(bob.post("removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(),
+        "commit", bytes(smuggledAdd))), 400, "InvalidMlsMessage");
+    List<Long> leaves = new ArrayList<>(List.of(2L));
+    ok(bob.post("removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(),
+        "commit", bytes(TestMessages.commit(g, 2, 1, List.of(), leaves, true)))));
+  }
+}
