@@ -111,7 +111,7 @@ public final class DeliveryService {
         MessageLog.requireCurrentEpoch(convo, msg.epoch(), "commit");
         CommitPolicing.Verdict verdict = policing.check(h, convo, caller, msg, CommitPolicing.Path.SEND_MESSAGE, Set.of(), null);
         MessageView accepted = log.acceptCommit(h, convo, caller, msg, now);
-        policing.accepted(h, convo, verdict);
+        policing.accepted(h, convo, caller, verdict);
         return accepted;
       }
       RosterStore.StoredProposal proposal = msg.contentType() == ContentType.PROPOSAL
