@@ -94,7 +94,7 @@ public final class DeliveryService {
     long now = clock.millis();
     MessageView stored = db.inTransaction(h -> {
       ConvoStore.Convo convo = convos.lock(h, id);
-      convos.requireActiveMember(h, id, caller);
+      convos.requireActiveMember(h, convo, caller);
       if (msgId != null) {
         Optional<MessageView> previous = messages.byMsgId(h, id, msgId);
         if (previous.isPresent()) {
