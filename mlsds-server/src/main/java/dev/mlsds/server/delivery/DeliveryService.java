@@ -96,7 +96,7 @@ public final class DeliveryService {
       ConvoStore.Convo convo = convos.lock(h, id);
       convos.requireActiveMember(h, convo, caller);
       if (msgId != null) {
-        Optional<MessageView> previous = messages.byMsgId(h, id, msgId);
+        Optional<MessageView> previous = messages.byMsgId(h, id, caller, msgId);
         if (previous.isPresent()) {
           return previous.get();
         }

@@ -319,4 +319,16 @@ abstract class GroupIntegrityContract {
     refused(alice.post("reportUnprocessableCommit", Map.of("convoId", hex(g), "seq", seq + 100)), 404, "NotFound");
     refused(dave.post("reportUnprocessableCommit", Map.of("convoId", hex(g), "seq", seq)), 403, "NotMember");
   }
+
+  /** L2: msgId deduplicates per sender: another member's equal msgId does not swallow the caller's message. */
+  @Test
+  void l2_msgIdIsScopedToTheSender() {
+    byte[] g = group("public");
+    byte[] m1 = TestMessages.privateMessage(g, 2, ContentType.APPLICATION);
+    var a = ok(alice.post("sendMessage", Map.of("convoId", hex(g), "ciphertext", bytes(m1), "msgId", "m-1")));
+    var b = ok(bob.post("sendMessage", Map.of("convoId", hex(g), "ciphertext", bytes(m1), "msgId", "m-1")));
+    assertThat(b.json().get("seq").asLong()).isEqualTo(a.json().get("seq").asLong() + 1);
+    var again = ok(bob.post("sendMessage", Map.of("convoId", hex(g), "ciphertext", bytes(m1), "msgId", "m-1")));
+    assertThat(again.json().get("seq").asLong()).isEqualTo(b.json().get("seq").asLong());
+  }
 }
