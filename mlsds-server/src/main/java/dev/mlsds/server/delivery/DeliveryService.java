@@ -95,9 +95,9 @@ public final class DeliveryService {
     long now = clock.millis();
     MessageView stored = db.inTransaction(h -> {
       ConvoStore.Convo convo = convos.lock(h, id);
-      convos.requireActiveMember(h, id, caller);
+      convos.requireActiveMember(h, convo, caller);
       if (msgId != null) {
-        Optional<MessageView> previous = messages.byMsgId(h, id, msgId);
+        Optional<MessageView> previous = messages.byMsgId(h, id, caller, msgId);
         if (previous.isPresent()) {
           return previous.get();
         }
@@ -112,7 +112,7 @@ public final class DeliveryService {
         MessageLog.requireCurrentEpoch(convo, msg.epoch(), "commit");
         CommitPolicing.Verdict verdict = policing.check(h, convo, caller, msg, CommitPolicing.Path.SEND_MESSAGE, Set.of(), null);
         MessageView accepted = log.acceptCommit(h, convo, caller, msg, now);
-        policing.accepted(h, convo, verdict);
+        policing.accepted(h, convo, caller, verdict);
         return accepted;
       }
       RosterStore.StoredProposal proposal = msg.contentType() == ContentType.PROPOSAL
