@@ -333,4 +333,37 @@ abstract class SeedCompatContract {
     var w = ok(alice.get("getWelcome", "convoId", hex(g), "deviceId", phone.deviceId())).json();
     assertThat(w.get("keyPackageRef").asText()).isEqualTo(TestUser.ref(phoneKp));
   }
+
+  @Test
+  void concurrentClaimersOfALegacyUserEachGetOneDistinctKeyPackage() throws Exception {
+    int n = 8;
+    Set<String> published = new HashSet<>();
+    for (int i = 0; i < n; i++) {
+      published.add(TestUser.ref(publishLegacy(alice)));
+    }
+    List<TestUser> claimers = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      claimers.add(TestUser.on(server));
+    }
+    List<java.util.concurrent.Future<JsonNode>> results = new ArrayList<>();
+    try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+      var start = new java.util.concurrent.CountDownLatch(1);
+      for (TestUser c : claimers) {
+        results.add(pool.submit(() -> {
+          start.await();
+          return ok(c.get("getKeyPackages", "dids", alice.did().value())).json();
+        }));
+      }
+      start.countDown();
+    }
+    Set<String> handed = new HashSet<>();
+    for (var r : results) {
+      JsonNode got = r.get();
+      assertThat(got.get("keyPackages")).as("one per call").hasSize(1);
+      assertThat(handed.add(got.get("keyPackages").get(0).get("keyPackageRef").asText())).as("never handed twice").isTrue();
+    }
+    assertThat(handed).isEqualTo(published);
+    assertThat(ok(bob.get("getKeyPackages", "dids", alice.did().value())).json().get("missing"))
+        .extracting(JsonNode::asText).containsExactly(alice.did().value());
+  }
 }
