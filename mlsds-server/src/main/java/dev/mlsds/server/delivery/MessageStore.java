@@ -82,6 +82,26 @@ public final class MessageStore {
     return plan(convo, false, 0, 0, since, sizes, limit, maxBytes);
   }
 
+  private static final String PAGE_SIZES_BEFORE = """
+      SELECT seq, length(data) AS size FROM messages WHERE convo_id = :convo AND seq > :since AND seq < :before
+      ORDER BY seq DESC LIMIT :limit""";
+
+  /**
+   * Plans the page of the newest messages with seq in {@code (since, before)}, cut like {@link #planPage}
+   * from the newest down; {@code hasMore} says older ones remain. The rows load ascending.
+   */
+  public Plan planNewest(Handle h, ConvoId convo, long since, long before, int limit, long maxBytes) {
+    List<long[]> sizes = h.createQuery(PAGE_SIZES_BEFORE).bind("convo", convo.value()).bind("since", since)
+        .bind("before", before).bind("limit", limit + 1)
+        .map((rs, ctx) -> new long[] {rs.getLong("seq"), rs.getLong("size")}).list();
+    int n = fit(sizes, limit, maxBytes);
+    if (n == 0) {
+      return new Plan(convo.value(), false, 0, 0, since, since, 0, false);
+    }
+    return new Plan(convo.value(), false, 0, 0, sizes.get(n - 1)[0] - 1, sizes.get(0)[0], total(sizes, n),
+        n < sizes.size());
+  }
+
   /** Plans the page of commits for epochs {@code from..to} with seq greater than {@code since}, cut like {@link #planPage}. */
   public Plan planCommits(Handle h, ConvoId convo, long from, long to, long since, int limit, long maxBytes) {
     List<long[]> sizes = h.createQuery(COMMIT_SIZES).bind("convo", convo.value()).bind("from", from).bind("to", to)
