@@ -62,6 +62,12 @@ final class ConvoFeed {
     return subscribers.isEmpty();
   }
 
+  /** Whether the log's head {@code head} is past what the feed has read (false before it is initialized). */
+  boolean isBehind(LogPosition head) {
+    LogPosition t = tail;
+    return t != null && head.isAfter(t);
+  }
+
   /** Something was appended to the log (or may have been): read it soon. Never blocks. */
   void wake() {
     dirty.set(true);

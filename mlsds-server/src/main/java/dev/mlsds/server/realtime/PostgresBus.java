@@ -17,19 +17,24 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The {@link Notifier} of a PostgreSQL node: every wake goes to this node's {@link StreamHub} at once and,
- * through {@code NOTIFY mlsds_realtime}, to every other node, whose {@code LISTEN} hands it to theirs. No
- * extra service: the database the nodes share is the bus.
+ * The {@link Notifier} of a PostgreSQL node: every wake goes to this node's {@link StreamHub} at once, and
+ * every node {@code LISTEN}s on {@code mlsds_realtime} and hands what it hears to its own hub. No extra
+ * service: the database the nodes share is the bus.
+ *
+ * <p><b>Who sends.</b> Log appends and membership changes are announced by the database itself: the
+ * triggers of migration V11 call {@code pg_notify} inside the writing transaction, which PostgreSQL
+ * delivers at commit and only on commit, with no second connection. So {@link #convoChanged} and
+ * {@link #membershipChanged} only wake this node. Live-only user events ({@code keyPackagesLowEvent}) are
+ * not in any table and are sent here with {@code pg_notify} (their callers have committed).
  *
  * <p>A notification only wakes; subscribers then read the database, which is the source of truth, so a
- * duplicated notification costs a read and a lost one only a delay. Losses are bounded: LISTEN runs on a
- * dedicated connection outside the pool, reconnects with backoff when it drops, and after reconnecting
- * wakes every local feed and stream ({@link StreamHub#resyncAll}), since notifications sent meanwhile are
- * gone. NOTIFY runs after the writer's transaction committed (the services call the notifier after
- * commit), so a node woken by it reads the new rows.
+ * duplicated notification costs a read and a lost one only a delay. Losses are bounded twice: LISTEN runs
+ * on a dedicated connection outside the pool, reconnects with backoff when it drops, and after
+ * reconnecting wakes every local feed and stream ({@link StreamHub#resyncAll}); and the hub's periodic
+ * catch-up finds whatever a lost wake left unread within one period.
  *
  * <p>Payload: {@code <node>|c|<convoId>}, {@code <node>|m|<convoId>|<did>} or
- * {@code <node>|u|<did>|<type>|<json>}; a node ignores its own.
+ * {@code <node>|u|<did>|<type>|<json>}; a node ignores its own, and the triggers' node is {@code -}.
  */
 final class PostgresBus implements Notifier, AutoCloseable {
   static final String CHANNEL = "mlsds_realtime";
@@ -55,16 +60,16 @@ final class PostgresBus implements Notifier, AutoCloseable {
     this.node = HexFormat.of().formatHex(id);
   }
 
+  /** The other nodes hear of it from the V11 trigger, at the writer's commit. */
   @Override
   public void convoChanged(String convoId) {
     hub.convoChanged(convoId);
-    publish("c|" + convoId);
   }
 
+  /** The other nodes hear of it from the V11 trigger on the {@code membershipEvent}'s row. */
   @Override
   public void membershipChanged(String convoId, Did did) {
     hub.membershipChanged(convoId, did);
-    publish("m|" + convoId + "|" + did.value());
   }
 
   @Override
@@ -73,7 +78,7 @@ final class PostgresBus implements Notifier, AutoCloseable {
     publish("u|" + did.value() + "|" + type + "|" + payloadJson);
   }
 
-  /** The services call this after their transaction committed: a failure here must not fail the request. */
+  /** Callers have committed: a failure here must not fail the request. */
   private void publish(String message) {
     String payload = node + "|" + message;
     if (payload.getBytes(StandardCharsets.UTF_8).length > NOTIFY_MAX_BYTES) {

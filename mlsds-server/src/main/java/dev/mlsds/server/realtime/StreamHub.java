@@ -29,6 +29,7 @@ import org.slf4j.LoggerFactory;
 public final class StreamHub implements Notifier, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(StreamHub.class);
   private static final Duration RETRY = Duration.ofSeconds(1);
+  private static final Duration CATCH_UP_SLACK = Duration.ofSeconds(30);
 
   private final Database db;
   private final Clock clock;
@@ -46,6 +47,7 @@ public final class StreamHub implements Notifier, AutoCloseable {
   private final Cache<String, Boolean> discovered =
       Caffeine.newBuilder().maximumSize(100_000).expireAfterWrite(Duration.ofMinutes(10)).build();
   private volatile boolean closed;
+  private Thread catchUpThread;
 
   private StreamHub(Database db, Clock clock, RealtimeSettings settings, MeterRegistry registry) {
     this.db = db;
@@ -67,10 +69,54 @@ public final class StreamHub implements Notifier, AutoCloseable {
     return bus != null ? bus : this;
   }
 
-  /** Starts listening to the other nodes (PostgreSQL). */
+  /** Starts listening to the other nodes (PostgreSQL) and the periodic catch-up. */
   void start() {
     if (bus != null) {
       bus.start();
+    }
+    catchUpThread = Thread.ofVirtual().name("mlsds-realtime-catchup").start(this::catchUpLoop);
+  }
+
+  private void catchUpLoop() {
+    long since = clock.millis();
+    while (!closed) { // until close() interrupts it
+      try {
+        Thread.sleep(settings.catchUp());
+      } catch (InterruptedException e) {
+        return;
+      }
+      long now = clock.millis();
+      try {
+        catchUp(since);
+        // The next round looks back over this one too, and beyond: a membership row is stamped when its
+        // transaction wrote it, which may commit a little later.
+        since = now - settings.catchUp().toMillis() - CATCH_UP_SLACK.toMillis();
+      } catch (RuntimeException e) {
+        log.warn("realtime catch-up failed; retrying next period: {}", e.toString());
+      }
+    }
+  }
+
+  /**
+   * The safety net for lost wakes (a NOTIFY that never arrived, a LISTEN connection that was down): every
+   * feed whose log's head is past its tail reads, and every local stream of a user whose membership
+   * changed since {@code since} rechecks it. A lost wake therefore delays an event by at most one period.
+   * The cost does not grow with streams: one query per 500 feeds, one for recent membership changes.
+   */
+  void catchUp(long since) {
+    Map<String, ConvoFeed> open = Map.copyOf(feeds);
+    if (!open.isEmpty()) {
+      db.withHandle(h -> store.heads(h, open.keySet())).forEach((convo, head) -> {
+        ConvoFeed feed = open.get(convo);
+        if (feed != null && feed.isBehind(head)) {
+          feed.wake();
+        }
+      });
+    }
+    if (!byDid.isEmpty()) {
+      for (Map.Entry<String, String> change : db.withHandle(h -> store.recentMembershipChanges(h, since))) {
+        forEachStream(change.getValue(), s -> s.recheck(change.getKey()));
+      }
     }
   }
 
@@ -241,6 +287,9 @@ public final class StreamHub implements Notifier, AutoCloseable {
   @Override
   public void close() {
     closed = true;
+    if (catchUpThread != null) {
+      catchUpThread.interrupt();
+    }
     byDid.values().forEach(set -> set.forEach(Subscription::close));
     if (bus != null) {
       bus.close();

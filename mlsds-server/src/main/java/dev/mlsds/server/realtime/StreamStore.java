@@ -48,6 +48,9 @@ final class StreamStore {
       WHERE m.convo_id = :convo AND m.did = :did AND m.active = TRUE AND c.closed = FALSE""";
   private static final String ACTIVE_MEMBERS = """
       SELECT did, joined_seq FROM members WHERE convo_id = :convo AND active = TRUE""";
+  private static final String RECENT_MEMBERSHIPS = """
+      SELECT convo_id, payload FROM convo_events WHERE type = 'membershipEvent' AND created_at >= :since""";
+  private static final String RECENT_CONVOS = "SELECT id, creator_did FROM convos WHERE created_at >= :since";
   private static final int IN_CHUNK = 500;
 
   /** Up to {@code limit} entries of {@code convo}'s log after {@code after}, in position order. */
@@ -88,6 +91,28 @@ final class StreamStore {
     h.createQuery(ACTIVE_MEMBERS).bind("convo", convo)
         .map((rs, ctx) -> Map.entry(rs.getString("did"), rs.getLong("joined_seq")))
         .forEach(e -> out.put(e.getKey(), e.getValue()));
+    return out;
+  }
+
+  /**
+   * (conversation, DID) pairs whose membership changed at or after {@code since} (epoch ms): every
+   * {@code membershipEvent}, and every conversation's creator (made a member without one).
+   */
+  List<Map.Entry<String, String>> recentMembershipChanges(Handle h, long since) {
+    List<Map.Entry<String, String>> out = new java.util.ArrayList<>();
+    h.createQuery(RECENT_MEMBERSHIPS).bind("since", since)
+        .map((rs, ctx) -> Map.entry(rs.getString("convo_id"), rs.getString("payload"))).forEach(e -> {
+          try {
+            String did = Json.MAPPER.readTree(e.getValue()).path("did").asText(null);
+            if (did != null) {
+              out.add(Map.entry(e.getKey(), did));
+            }
+          } catch (com.fasterxml.jackson.core.JsonProcessingException bad) {
+            // a payload ConvoEventLog did not write: nobody to wake
+          }
+        });
+    h.createQuery(RECENT_CONVOS).bind("since", since)
+        .map((rs, ctx) -> Map.entry(rs.getString("id"), rs.getString("creator_did"))).forEach(out::add);
     return out;
   }
 

@@ -15,11 +15,19 @@ import dev.mlsds.server.realtime.RealtimeFixture.Convo;
 import dev.mlsds.server.testing.Http;
 import dev.mlsds.server.testing.TestServers;
 import dev.mlsds.server.testing.TestUser;
+import dev.mlsds.codec.ContentType;
+import dev.mlsds.codec.testing.TestMessages;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
+import java.sql.Connection;
+import java.sql.DriverManager;
+import java.sql.PreparedStatement;
+import java.sql.ResultSet;
+import java.sql.SQLException;
+import java.sql.Statement;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -44,9 +52,10 @@ abstract class RealtimeStreamContract {
   static final Duration WAIT = Duration.ofSeconds(10);
   static final Duration QUIET = Duration.ofMillis(400);
   static final RealtimeSettings SETTINGS = RealtimeSettings.defaults().withKeepalive(Duration.ofMillis(300))
-      .withBuffer(8, 64 * 1024).withTicketLifetime(Duration.ofSeconds(2));
+      .withBuffer(8, 64 * 1024).withTicketLifetime(Duration.ofSeconds(2)).withCatchUp(Duration.ofMillis(500));
   Server server;
   Http http;
+  String dbUrl;
 
   abstract String newDatabaseUrl();
 
@@ -54,7 +63,8 @@ abstract class RealtimeStreamContract {
 
   @BeforeAll
   void start() {
-    server = Wiring.build(TestServers.config(newDatabaseUrl()), Clock.systemUTC(), SETTINGS).start();
+    dbUrl = newDatabaseUrl();
+    server = Wiring.build(TestServers.config(dbUrl), Clock.systemUTC(), SETTINGS).start();
     http = new Http(server.port());
   }
 
@@ -365,6 +375,107 @@ abstract class RealtimeStreamContract {
     String base = cursor.contains("~") ? cursor.substring(0, cursor.indexOf('~')) : cursor;
     assertThat(http.get("/xrpc/" + SseClient.NSID + "?cursor=" + base + "~0:999", alice.token("streamConvoEvents")).error())
         .isEqualTo("InvalidRequest");
+  }
+
+  // ---- lost wakes ---------------------------------------------------------------------------------
+
+  /**
+   * A connection that writes behind the server's back: no service call wakes anyone in process and, on
+   * PostgreSQL, triggers are off for the session, so the NOTIFY a commit would send is dropped too.
+   */
+  Connection behindTheServersBack() throws SQLException {
+    Connection c = DriverManager.getConnection(dbUrl);
+    if (dbUrl.startsWith("jdbc:postgresql:")) {
+      try (Statement s = c.createStatement()) {
+        s.execute("SET session_replication_role = replica");
+      }
+    }
+    c.setAutoCommit(false);
+    return c;
+  }
+
+  static long latestSeq(Connection c, Convo convo) throws SQLException {
+    try (PreparedStatement p = c.prepareStatement("SELECT latest_seq FROM convos WHERE id = ?")) {
+      p.setString(1, convo.id());
+      try (ResultSet rs = p.executeQuery()) {
+        rs.next();
+        return rs.getLong(1);
+      }
+    }
+  }
+
+  /** Appends an application message as the server would, without any wake; returns its seq. */
+  long appendSilently(Convo convo, TestUser sender) throws SQLException {
+    try (Connection c = behindTheServersBack()) {
+      long seq = latestSeq(c, convo) + 1;
+      try (PreparedStatement p = c.prepareStatement("""
+          INSERT INTO messages (convo_id, seq, id, sender_did, epoch, content_type, data, created_at)
+          VALUES (?, ?, ?, ?, ?, 'application', ?, ?)""")) {
+        p.setString(1, convo.id());
+        p.setLong(2, seq);
+        p.setString(3, java.util.UUID.randomUUID().toString().replace("-", ""));
+        p.setString(4, sender.did().value());
+        p.setLong(5, convo.epoch);
+        p.setBytes(6, TestMessages.privateMessage(convo.groupId, convo.epoch, ContentType.APPLICATION));
+        p.setLong(7, System.currentTimeMillis());
+        p.executeUpdate();
+      }
+      try (PreparedStatement p = c.prepareStatement("UPDATE convos SET latest_seq = ? WHERE id = ?")) {
+        p.setLong(1, seq);
+        p.setString(2, convo.id());
+        p.executeUpdate();
+      }
+      c.commit();
+      return seq;
+    }
+  }
+
+  @Test
+  void aWriteWhoseWakeWasLostArrivesWithTheCatchUp() throws Exception {
+    TestUser alice = user();
+    Convo c = create(http, alice);
+    try (SseClient one = stream(alice, "?convoId=" + c.id()); SseClient all = stream(alice, "")) {
+      long seq = appendSilently(c, alice);
+      assertThat(one.next(WAIT).seq()).isEqualTo(seq);
+      assertThat(all.next(WAIT).seq()).isEqualTo(seq);
+    }
+  }
+
+  @Test
+  void aMembershipWhoseWakeWasLostIsPickedUpByTheCatchUp() throws Exception {
+    TestUser alice = user();
+    TestUser bob = user();
+    Convo c = create(http, alice);
+    send(http, alice, c);
+    try (SseClient all = stream(bob, "")) {
+      try (Connection db = behindTheServersBack()) {
+        long at = latestSeq(db, c);
+        long now = System.currentTimeMillis();
+        try (PreparedStatement p = db.prepareStatement("""
+            INSERT INTO members (convo_id, did, role, active, joined_at, joined_seq) VALUES (?, ?, 'member', TRUE, ?, ?)""")) {
+          p.setString(1, c.id());
+          p.setString(2, bob.did().value());
+          p.setLong(3, now);
+          p.setLong(4, at);
+          p.executeUpdate();
+        }
+        try (PreparedStatement p = db.prepareStatement("""
+            INSERT INTO convo_events (convo_id, seq, idx, type, payload, recipient_did, created_at)
+            VALUES (?, ?, 1, 'membershipEvent', ?, NULL, ?)""")) {
+          p.setString(1, c.id());
+          p.setLong(2, at);
+          p.setString(3, "{\"convoId\":\"" + c.id() + "\",\"did\":\"" + bob.did().value() + "\",\"action\":\"added\",\"epoch\":0}");
+          p.setLong(4, now);
+          p.executeUpdate();
+        }
+        db.commit();
+      }
+      StreamEvent added = all.next(WAIT);
+      assertThat(added.type()).isEqualTo("membershipEvent");
+      assertThat(added.data().get("did").asText()).isEqualTo(bob.did().value());
+      long seq = appendSilently(c, alice);
+      assertThat(all.next(WAIT).seq()).isEqualTo(seq);
+    }
   }
 
   // ---- WebSocket ----------------------------------------------------------------------------------
