@@ -95,7 +95,7 @@ abstract class SeedFlowScenarios extends E2eFixture {
       }
       fromA.addAll(sendEveryResidue(a, atA, "from alice"));
       List<MessageView> log = readWithClientPaging(b, convoId);
-      assertThat(log.stream().map(MessageView::id).toList()).as("B's paging reaches every message, up to the newest")
+      assertThat(log.stream().map(MessageView::id).toList()).as("B's history paging reaches every message")
           .containsExactlyElementsOf(ids(fromB, fromA));
       assertThat(receive(b, groupId, log)).containsExactlyElementsOf(plaintexts(fromA));
       assertThat(aStream.failures).as("SSE data the seed client could not use").isEmpty();
@@ -171,29 +171,41 @@ abstract class SeedFlowScenarios extends E2eFixture {
   }
 
   /**
-   * Reads what {@code reader} has not seen yet the seed way: {@code sinceMessage} = the id of the last message it
-   * read (none the first time), then {@code sinceMessage} = each page's {@code cursor} until there is none. Asserts
-   * the pages are in ascending {@code seq} and show no message twice; returns the messages in that order.
+   * Reads what {@code reader} has not seen yet, as the 2025 app does. The first time (the history view): the newest
+   * page without {@code sinceMessage}, newest first, then {@code sinceMessage} = each {@code cursor} for the page
+   * before it, until there is no {@code cursor}. Afterwards: {@code sinceMessage} = the id of the newest message it
+   * has read (the 2025 server's "after this message", ascending), following {@code cursor} while one is given.
+   * Asserts the order of each mode and that no message is shown twice; returns the messages in log order.
    */
   private List<MessageView> readWithClientPaging(SeedClient reader, String convoId) {
+    String since = lastRead.get(reader);
     List<MessageView> out = new ArrayList<>();
-    GetMessagesOutput page = reader.getMessages(convoId, PAGE, lastRead.get(reader));
-    long lastSeq = -1;
+    Set<String> ids = new HashSet<>();
+    GetMessagesOutput page = reader.getMessages(convoId, PAGE, since);
+    long previous = since == null ? Long.MAX_VALUE : -1;
     for (int pages = 1; ; pages++) {
       assertThat(page.messages().size()).isLessThanOrEqualTo(PAGE);
       for (MessageView m : page.messages()) {
-        assertThat(m.seq()).as("%s: seq ascending, each message once", m.id()).isGreaterThan(lastSeq);
-        lastSeq = m.seq();
+        assertThat(ids.add(m.id())).as("%s shown twice", m.id()).isTrue();
+        if (since == null) {
+          assertThat(m.seq()).as("history view: newest first").isLessThan(previous);
+        } else {
+          assertThat(m.seq()).as("after sinceMessage: ascending").isGreaterThan(previous);
+        }
+        previous = m.seq();
         out.add(m);
-        lastRead.put(reader, m.id());
       }
       if (page.cursor() == null) {
-        return out;
+        break;
       }
-      assertThat(page.cursor()).as("cursor = the last message's id").isEqualTo(lastRead.get(reader));
       assertThat(pages).as("pages").isLessThan(100);
       page = reader.getMessages(convoId, PAGE, page.cursor());
     }
+    out.sort((x, y) -> Long.compare(x.seq(), y.seq()));
+    if (!out.isEmpty()) {
+      lastRead.put(reader, out.get(out.size() - 1).id());
+    }
+    return out;
   }
 
   /** Processes, in log order, the messages this client has not processed yet; returns others' plaintexts. */
