@@ -65,6 +65,7 @@ public final class DidResolver {
   static final Duration UNREACHABLE_TTL = Duration.ofSeconds(1);
   static final int MAX_DOCUMENT_BYTES = 64 * 1024;
   private static final int MAX_CACHED_DIDS = 100_000;
+  private static final int MAX_CACHED_DID_KEYS = 10_000;
   private static final Pattern PLC = Pattern.compile("^did:plc:[a-z2-7]{24}$");
   private static final Pattern WEB_HOST = Pattern.compile("^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$");
   private static final Pattern WEB_PATH_SEGMENT = Pattern.compile("^[A-Za-z0-9._~-]+$");
@@ -90,6 +91,12 @@ public final class DidResolver {
   private final AsyncLoadingCache<Did, Resolution> cache;
   private final Cache<Did, Resolution> negative;
   private final Semaphore fetches;
+  /**
+   * Decoded did:key keys (a pure function of the DID, so never stale). Decoding decompresses the curve
+   * point, a modular square root per request otherwise. Bounded, so DIDs made up by callers only evict
+   * each other.
+   */
+  private final Cache<Did, AtprotoKey> didKeys = Caffeine.newBuilder().maximumSize(MAX_CACHED_DID_KEYS).build();
 
   public DidResolver(Config config) {
     this(config, DEFAULT_TTL, DEFAULT_TIMEOUT, DEFAULT_MIN_REFRESH);
@@ -176,8 +183,14 @@ public final class DidResolver {
     if (!allowDidKey) {
       throw invalid("did:key issuers are not accepted by this service");
     }
+    AtprotoKey cached = didKeys.getIfPresent(did);
+    if (cached != null) {
+      return cached;
+    }
     try {
-      return AtprotoKey.fromMultikey(did.value().substring("did:key:".length()));
+      AtprotoKey key = AtprotoKey.fromMultikey(did.value().substring("did:key:".length()));
+      didKeys.put(did, key);
+      return key;
     } catch (RuntimeException e) {
       throw invalid("malformed did:key: " + e.getMessage());
     }

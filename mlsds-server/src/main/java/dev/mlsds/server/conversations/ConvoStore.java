@@ -50,7 +50,7 @@ public final class ConvoStore {
   private static final String ADVANCE_EPOCH = """
       UPDATE convos SET epoch = epoch + 1 WHERE id = :id AND epoch = :expected""";
   private static final String NEXT_SEQ = """
-      UPDATE convos SET latest_seq = latest_seq + 1, last_message_at = :now WHERE id = :id""";
+      UPDATE convos SET latest_seq = latest_seq + 1, last_message_at = :now WHERE id = :id RETURNING latest_seq""";
   private static final String SET_GROUP_INFO = """
       UPDATE convos SET group_info = :info, group_info_epoch = :epoch WHERE id = :id""";
   private static final String CLOSE = "UPDATE convos SET closed = TRUE WHERE id = :id";
@@ -132,8 +132,7 @@ public final class ConvoStore {
 
   /** Allocates the next seq (caller holds the row lock). */
   public long nextSeq(Handle h, ConvoId id, long now) {
-    h.createUpdate(NEXT_SEQ).bind("id", id.value()).bind("now", now).execute();
-    return h.createQuery("SELECT latest_seq FROM convos WHERE id = :id").bind("id", id.value()).mapTo(Long.class).one();
+    return h.createQuery(NEXT_SEQ).bind("id", id.value()).bind("now", now).mapTo(Long.class).one();
   }
 
   public void setGroupInfo(Handle h, ConvoId id, byte[] groupInfo, long epoch) {
@@ -159,6 +158,15 @@ public final class ConvoStore {
       throw notFound(id);
     }
     return member(h, id, did).filter(Member::active)
+        .orElseThrow(() -> new XrpcException(XrpcError.NotMember, "caller is not a member of this conversation"));
+  }
+
+  /**
+   * As {@link #requireActiveMember(Handle, ConvoId, Did)} for a conversation the caller already holds from
+   * {@link #lock} (which refused a missing or closed one), so the row is not read a second time.
+   */
+  public Member requireActiveMember(Handle h, Convo locked, Did did) {
+    return member(h, new ConvoId(locked.id()), did).filter(Member::active)
         .orElseThrow(() -> new XrpcException(XrpcError.NotMember, "caller is not a member of this conversation"));
   }
 

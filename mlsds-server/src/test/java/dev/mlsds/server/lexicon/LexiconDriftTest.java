@@ -229,6 +229,47 @@ class LexiconDriftTest {
     assertThat(problems).as("output records vs lexicons").isEmpty();
   }
 
+  /**
+   * The seed-era contract (lexicons/seed-2025-10): every query and procedure it defines is routed with the
+   * same kind ({@code streamConvoEvents}, an SSE "query" there, is a subscription here and is checked by the
+   * realtime tests), and every output record decodes as a client generated from it decodes: required fields
+   * present, {@code string} vs {@code bytes} exact. Every HTTP test checks real responses the same way
+   * ({@code testing.Http}).
+   */
+  @Test
+  void seedEraMethodsAreRoutedAndTheirOutputsDecodeAsTheSeedClientDecodes() throws Exception {
+    Lexicons seed = Lexicons.seed();
+    Map<String, XrpcRouter.Method> routes = server.router().methods();
+    List<String> problems = new ArrayList<>();
+    Set<String> seedMethods = new TreeSet<>(seed.idsOfType("query"));
+    seedMethods.addAll(seed.idsOfType("procedure"));
+    seedMethods.remove(PREFIX + "streamConvoEvents");
+    assertThat(seedMethods).hasSize(11);
+    for (String nsid : seedMethods) {
+      XrpcRouter.Method route = routes.get(nsid);
+      if (route == null) {
+        problems.add("seed method not routed: " + nsid);
+      } else if (!seed.type(nsid).orElseThrow().equals(route.kind() == XrpcRouter.Kind.QUERY ? "query" : "procedure")) {
+        problems.add(nsid + ": routed as " + route.kind() + ", the seed lexicon says " + seed.type(nsid).orElseThrow());
+      }
+    }
+    int checked = 0;
+    for (Class<?> c : outputRecords()) {
+      String simple = c.getEnclosingClass().getSimpleName();
+      String nsid = PREFIX + Character.toLowerCase(simple.charAt(0)) + simple.substring(1);
+      if (!seedMethods.contains(nsid) || !lexicons.has(nsid)) {
+        continue;
+      }
+      JsonNode schema = lexicons.main(nsid).orElseThrow().path("output").get("schema");
+      JsonNode json = Json.MAPPER.readTree(Json.write(new Samples().build(c, schema, nsid)));
+      LexiconValidator.seedClient().output(nsid, json)
+          .forEach(v -> problems.add(c.getName().substring(c.getPackageName().length() + 1) + " vs seed " + nsid + ": " + v));
+      checked++;
+    }
+    assertThat(checked).as("output records of seed methods").isGreaterThanOrEqualTo(9);
+    assertThat(problems).as("the seed-era contract").isEmpty();
+  }
+
   /** The record check itself can fail: a renamed component, and a DID written as an object. */
   @Test
   void theRecordCheckCatchesRenamesAndShapes() throws Exception {

@@ -56,9 +56,25 @@ public final class LexiconValidator {
   }
 
   private final Lexicons lexicons;
+  /** A generated client's reading: fields the schema does not declare are ignored (they are additive). */
+  private final boolean clientView;
 
   public LexiconValidator(Lexicons lexicons) {
+    this(lexicons, false);
+  }
+
+  private LexiconValidator(Lexicons lexicons, boolean clientView) {
     this.lexicons = lexicons;
+    this.clientView = clientView;
+  }
+
+  /**
+   * The seed-era client's reading of a response (lexicons/seed-2025-10): every required field present with
+   * its exact type (a {@code string} is never {@code {"$bytes": …}}, bytes are padded base64), undeclared
+   * fields ignored, as a client generated from those lexicons decodes.
+   */
+  public static LexiconValidator seedClient() {
+    return new LexiconValidator(Lexicons.seed(), true);
   }
 
   /** A validator over the repository's lexicons. */
@@ -300,6 +316,23 @@ public final class LexiconValidator {
     if (!violations.isEmpty()) {
       throw new AssertionError(describe(nsid, status, violations, body));
     }
+    // A success must also decode as the seed-era client decodes it (lexicons/seed-2025-10). Its errors are
+    // status codes only, and its event stream is checked by the realtime tests.
+    LexiconValidator seed = seedClient();
+    boolean stream = contentType != null && contentType.startsWith("text/event-stream");
+    if (status == 200 && !stream && seed.lexicons.main(nsid).map(m -> !m.path("type").asText().equals("subscription")
+        && m.path("output").path("encoding").asText().equals("application/json")).orElse(false)) {
+      List<Violation> seedViolations;
+      try {
+        seedViolations = seed.response(nsid, status, Json.MAPPER.readTree(body));
+      } catch (IOException e) {
+        seedViolations = List.of(new Violation("$", "json", "the response body is not JSON"));
+      }
+      if (!seedViolations.isEmpty()) {
+        throw new AssertionError("seed-era client (lexicons/" + Lexicons.SEED_FOLDER + "): "
+            + describe(nsid, status, seedViolations, body));
+      }
+    }
   }
 
   /** The message of a failed check: the method, each violation, and the (abbreviated) body. */
@@ -402,14 +435,16 @@ public final class LexiconValidator {
         String key = f.getKey();
         String at = path + "." + key;
         if (key.equals("$type")) {
-          if (defName == null || !f.getValue().isTextual() || !f.getValue().textValue().equals(defName)) {
+          if (!clientView && (defName == null || !f.getValue().isTextual() || !f.getValue().textValue().equals(defName))) {
             add(at, "undeclared", "$type " + f.getValue() + " where " + (defName == null ? "none is expected" : defName + " is checked"));
           }
           continue;
         }
         JsonNode prop = props.get(key);
         if (prop == null) {
-          add(at, "undeclared", "field not declared in the lexicon");
+          if (!clientView) {
+            add(at, "undeclared", "field not declared in the lexicon");
+          }
         } else if (f.getValue().isNull()) {
           if (!nullable.contains(key)) {
             add(at, "null", "null is not allowed (omit the field, or declare it nullable)");

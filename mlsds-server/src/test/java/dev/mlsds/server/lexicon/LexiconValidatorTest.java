@@ -423,4 +423,21 @@ class LexiconValidatorTest {
         "application/json", "{\"error\": \"MethodNotImplemented\"}");
     LexiconValidator.checkHttp("HEAD", URI.create("http://127.0.0.1:1/xrpc/blue.catbird.mls.getEpoch"), 200, "application/json", "");
   }
+
+  // ---- the seed-era client's reading (lexicons/seed-2025-10)
+
+  static List<Violation> seed(String nsid, String json) throws IOException {
+    return LexiconValidator.seedClient().output(nsid, Json.MAPPER.readTree(json.replace('\'', '"')));
+  }
+
+  @Test
+  void theSeedClientDecodesStringsAsStringsAndIgnoresAdditiveFields() throws IOException {
+    assertThat(seed("blue.catbird.mls.getWelcome", "{'convoId':'c','welcome':'AQI','keyPackageRef':'ab'}")).isEmpty();
+    assertThat(seed("blue.catbird.mls.getWelcome", "{'convoId':'c','welcome':{'$bytes':'AQI='}}"))
+        .extracting(Violation::path).containsExactly("$.welcome");
+    assertThat(seed("blue.catbird.mls.leaveConvo", "{'success':true}")).extracting(Violation::path).containsExactly("$.newEpoch");
+    assertThat(seed("blue.catbird.mls.getCommits", "{'convoId':'c','commits':[{'epoch':1,'sender':'did:plc:a',"
+        + "'commitData':{'$bytes':'AQI'},'createdAt':'2026-01-02T03:04:05.678Z','seq':3}]}"))
+        .extracting(Violation::path).containsExactly("$.commits[0].commitData.$bytes");
+  }
 }

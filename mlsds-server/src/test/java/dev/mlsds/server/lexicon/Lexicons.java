@@ -55,7 +55,14 @@ public final class Lexicons {
       Map.entry("procedure", Set.of("parameters", "input", "output", "errors")),
       Map.entry("subscription", Set.of("parameters", "message", "errors")));
 
+  /**
+   * The folder (under {@code lexicons/}) of the 2025-10-31 lexicon, the seed-era client's wire contract:
+   * the same NSIDs, so it is loaded on its own ({@link #seed()}), never into {@link #standard()}.
+   */
+  public static final String SEED_FOLDER = "seed-2025-10";
+
   private static volatile Lexicons standard;
+  private static volatile Lexicons seed;
 
   private final Map<String, JsonNode> docs;
 
@@ -86,6 +93,21 @@ public final class Lexicons {
     return l;
   }
 
+  /** The seed-era lexicon ({@code lexicons/seed-2025-10/}), loaded and linted once per JVM. */
+  public static Lexicons seed() {
+    Lexicons l = seed;
+    if (l == null) {
+      synchronized (Lexicons.class) {
+        l = seed;
+        if (l == null) {
+          l = load(directory().resolve(SEED_FOLDER));
+          seed = l;
+        }
+      }
+    }
+    return l;
+  }
+
   /**
    * The repository's {@code lexicons/} folder. Tests run with the module folder as working directory, so
    * it is looked for there and in every parent.
@@ -109,7 +131,9 @@ public final class Lexicons {
     List<String> problems = new ArrayList<>();
     List<Path> files;
     try (Stream<Path> walk = Files.walk(dir)) {
-      files = walk.filter(p -> p.toString().endsWith(".json")).sorted().toList();
+      files = walk.filter(p -> p.toString().endsWith(".json"))
+          .filter(p -> dir.getFileName().toString().equals(SEED_FOLDER) || !dir.relativize(p).startsWith(SEED_FOLDER))
+          .sorted().toList();
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
