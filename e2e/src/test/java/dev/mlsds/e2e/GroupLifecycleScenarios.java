@@ -184,6 +184,76 @@ abstract class GroupLifecycleScenarios extends E2eFixture {
     assertThat(winner.texts(g)).containsExactly("retried fine");
   }
 
+  /**
+   * A conversation under the {@code public} handshake policy with real ts-mls commits (issue 10): every honest
+   * commit passes the server's policing; a non-admin's smuggled Remove (naming a member who left as targetDid
+   * but removing the admin's leaf) is refused and the group goes on; promote/demote and admin-only adds.
+   */
+  @Test
+  void publicPolicyRefusesASmuggledRemoveAndRolesGovernAdds() {
+    User ua = user("alice");
+    User ub = user("bob");
+    User uc = user("carol");
+    User ud = user("dave");
+    Device a = device(ua);
+    Device b = device(ub);
+    Device c = device(uc);
+    Device d = device(ud);
+    b.publish(1);
+    c.publish(1);
+    d.publish(2);
+    String g = newGroupId();
+    a.agent.call("createGroup", "groupId", g);
+    JsonNode pending = a.agent.call("addMembers", "groupId", g, "keyPackages", keyPackageBytes(claim(ua, ub, uc)));
+    JsonNode convo = ua.post("createConvo", Map.of("groupId", g, "cipherSuite", SUITE, "handshakePolicy", "public",
+        "initialMembers", List.of(ub.did(), uc.did()),
+        "commit", Device.bytes(pending.path("commit").asText()), "welcome", Device.bytes(pending.path("welcome").asText()),
+        "groupInfo", Device.bytes(pending.path("groupInfo").asText()))).ok();
+    assertThat(convo.path("handshakePolicy").asText()).isEqualTo("public");
+    a.agent.call("applyPending", "groupId", g);
+    fetchJoinConfirm(b, g);
+    fetchJoinConfirm(c, g);
+
+    // Carol leaves; Bob (not an admin) commits a Remove of Alice's leaf (0) while naming Carol: refused.
+    uc.post("leaveConvo", Map.of("convoId", g)).ok();
+    JsonNode smuggled = b.agent.call("remove", "groupId", g, "leafIndex", 0);
+    User.Response refused = ub.post("removeMember", Map.of("convoId", g, "targetDid", uc.did(),
+        "commit", Device.bytes(smuggled.path("commit").asText())));
+    assertThat(refused.status()).as("%s", refused).isEqualTo(403);
+    assertThat(refused.error()).isEqualTo("Forbidden");
+    b.agent.call("discardPending", "groupId", g);
+    // The honest removal of Carol's leaf by Bob is accepted; Alice follows.
+    JsonNode removal = b.agent.call("remove", "groupId", g, "identity", uc.did());
+    ub.post("removeMember", Map.of("convoId", g, "targetDid", uc.did(),
+        "commit", Device.bytes(removal.path("commit").asText()))).ok();
+    b.agent.call("applyPending", "groupId", g);
+    assertThat(commits(a.receive(g))).hasSize(1);
+
+    // Admin-only adds: Bob's add is refused until Alice promotes him.
+    ua.post("updateConvoPolicy", Map.of("convoId", g, "adminOnlyAdds", true)).ok();
+    JsonNode bobsAdd = b.agent.call("addMembers", "groupId", g, "keyPackages", keyPackageBytes(claim(ub, ud)));
+    User.Response notAdmin = ub.post("addMembers", Map.of("convoId", g, "didList", List.of(ud.did()),
+        "commit", Device.bytes(bobsAdd.path("commit").asText()), "welcome", Device.bytes(bobsAdd.path("welcome").asText())));
+    assertThat(notAdmin.error()).as("%s", notAdmin).isEqualTo("NotAdmin");
+    b.agent.call("discardPending", "groupId", g);
+    ua.post("promoteAdmin", Map.of("convoId", g, "targetDid", ub.did())).ok();
+    addMembers(b, g, claim(ub, ud), ud);
+    fetchJoinConfirm(d, g);
+    assertThat(commits(a.receive(g))).hasSize(1);
+    JsonNode demoted = ub.post("demoteAdmin", Map.of("convoId", g, "targetDid", ua.did())).ok();
+    assertThat(demoted.path("role").asText()).isEqualTo("member");
+    assertThat(roles(ub.get("getConvos").ok().path("conversations").get(0)))
+        .containsExactlyInAnyOrderEntriesOf(Map.of(ua.did(), "member", ub.did(), "admin", ud.did(), "member"));
+
+    // Everyone left in the group talks.
+    a.send(g, "policed and still talking");
+    assertThat(b.texts(g)).containsExactly("policed and still talking");
+    assertThat(d.texts(g)).containsExactly("policed and still talking");
+    d.send(g, "hello from dave");
+    assertThat(a.texts(g)).containsExactly("hello from dave");
+    assertThat(List.of(a.epoch(g), b.epoch(g), d.epoch(g), serverEpoch(ua, g))).containsOnly(3L);
+  }
+
   private static Map<String, String> roles(JsonNode convo) {
     return StreamSupport.stream(convo.path("members").spliterator(), false)
         .collect(Collectors.toMap(m -> m.path("did").asText(), m -> m.path("role").asText()));

@@ -13,6 +13,7 @@ import dev.mlsds.e2e.SeedTypes.GetMessagesOutput;
 import dev.mlsds.e2e.SeedTypes.MessageEvent;
 import dev.mlsds.e2e.SeedTypes.MessageView;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -32,6 +33,8 @@ abstract class SeedFlowScenarios extends E2eFixture {
 
   /** Application messages a client has read, by message id, and the ids it has handed to its MLS state. */
   private final Map<SeedClient, Set<String>> processed = new LinkedHashMap<>();
+  /** The id of the last message each client read with getMessages: its next {@code sinceMessage}. */
+  private final Map<SeedClient, String> lastRead = new HashMap<>();
 
   private SeedClient seed(String name) {
     SeedClient c = new SeedClient(device(user(name)));
@@ -92,9 +95,8 @@ abstract class SeedFlowScenarios extends E2eFixture {
       }
       fromA.addAll(sendEveryResidue(a, atA, "from alice"));
       List<MessageView> log = readWithClientPaging(b, convoId);
-      assertThat(log.stream().map(MessageView::id).toList()).as("B's paging reaches every message, the newest first")
-          .containsExactlyInAnyOrderElementsOf(ids(fromB, fromA));
-      assertThat(log.get(0).id()).as("the first page holds the newest message").isEqualTo(last(fromA).output().messageId());
+      assertThat(log.stream().map(MessageView::id).toList()).as("B's history paging reaches every message")
+          .containsExactlyElementsOf(ids(fromB, fromA));
       assertThat(receive(b, groupId, log)).containsExactlyElementsOf(plaintexts(fromA));
       assertThat(aStream.failures).as("SSE data the seed client could not use").isEmpty();
     }
@@ -169,36 +171,47 @@ abstract class SeedFlowScenarios extends E2eFixture {
   }
 
   /**
-   * The app's history view: the newest page without {@code sinceMessage}, then older pages with
-   * {@code sinceMessage} = the last {@code cursor}, until there is no {@code cursor}. Returns the messages newest first,
-   * asserting no message is shown twice.
+   * Reads what {@code reader} has not seen yet, as the 2025 app does. The first time (the history view): the newest
+   * page without {@code sinceMessage}, newest first, then {@code sinceMessage} = each {@code cursor} for the page
+   * before it, until there is no {@code cursor}. Afterwards: {@code sinceMessage} = the id of the newest message it
+   * has read (the 2025 server's "after this message", ascending), following {@code cursor} while one is given.
+   * Asserts the order of each mode and that no message is shown twice; returns the messages in log order.
    */
-  private static List<MessageView> readWithClientPaging(SeedClient reader, String convoId) {
+  private List<MessageView> readWithClientPaging(SeedClient reader, String convoId) {
+    String since = lastRead.get(reader);
     List<MessageView> out = new ArrayList<>();
     Set<String> ids = new HashSet<>();
-    GetMessagesOutput page = reader.getMessages(convoId, PAGE, null);
+    GetMessagesOutput page = reader.getMessages(convoId, PAGE, since);
+    long previous = since == null ? Long.MAX_VALUE : -1;
     for (int pages = 1; ; pages++) {
       assertThat(page.messages().size()).isLessThanOrEqualTo(PAGE);
-      List<MessageView> newestFirst = new ArrayList<>(page.messages());
-      newestFirst.sort((x, y) -> Long.compare(y.seq(), x.seq()));
-      for (MessageView m : newestFirst) {
+      for (MessageView m : page.messages()) {
         assertThat(ids.add(m.id())).as("%s shown twice", m.id()).isTrue();
+        if (since == null) {
+          assertThat(m.seq()).as("history view: newest first").isLessThan(previous);
+        } else {
+          assertThat(m.seq()).as("after sinceMessage: ascending").isGreaterThan(previous);
+        }
+        previous = m.seq();
         out.add(m);
       }
       if (page.cursor() == null) {
-        return out;
+        break;
       }
       assertThat(pages).as("pages").isLessThan(100);
       page = reader.getMessages(convoId, PAGE, page.cursor());
     }
+    out.sort((x, y) -> Long.compare(x.seq(), y.seq()));
+    if (!out.isEmpty()) {
+      lastRead.put(reader, out.get(out.size() - 1).id());
+    }
+    return out;
   }
 
-  /** Processes, oldest first, the messages this client has not processed yet; returns others' plaintexts. */
-  private List<String> receive(SeedClient reader, String groupId, List<MessageView> newestFirst) {
-    List<MessageView> oldestFirst = new ArrayList<>(newestFirst);
-    oldestFirst.sort((x, y) -> Long.compare(x.seq(), y.seq()));
+  /** Processes, in log order, the messages this client has not processed yet; returns others' plaintexts. */
+  private List<String> receive(SeedClient reader, String groupId, List<MessageView> inLogOrder) {
     List<String> texts = new ArrayList<>();
-    for (MessageView m : oldestFirst) {
+    for (MessageView m : inLogOrder) {
       if (processed.get(reader).add(m.id())) {
         JsonNode r = reader.process(groupId, m.ciphertext());
         if ("application".equals(r.path("kind").asText()) && !r.path("own").asBoolean(false)) {
@@ -225,9 +238,5 @@ abstract class SeedFlowScenarios extends E2eFixture {
 
   private static List<String> plaintexts(List<Sent> sent) {
     return sent.stream().map(Sent::plaintext).toList();
-  }
-
-  private static Sent last(List<Sent> sent) {
-    return sent.get(sent.size() - 1);
   }
 }

@@ -7,7 +7,9 @@ import dev.mlsds.server.conversations.ConvoHandlers;
 import dev.mlsds.server.conversations.ConvoService;
 import dev.mlsds.server.conversations.CommitPolicing;
 import dev.mlsds.server.conversations.ConvoStore;
+import dev.mlsds.server.conversations.IntegrityHandlers;
 import dev.mlsds.server.conversations.IntegritySettings;
+import dev.mlsds.server.conversations.Roles;
 import dev.mlsds.server.conversations.RosterStore;
 import dev.mlsds.server.delivery.DeliveryHandlers;
 import dev.mlsds.server.delivery.DeliveryService;
@@ -75,7 +77,9 @@ public final class Wiring {
     MessageLog messageLog = new MessageLog(convoStore, messageStore, quotas);
     // Group integrity (docs/conversations.md): commit/proposal policing, handshake policy, roles.
     IntegritySettings integrity = IntegritySettings.fromEnvironment(System.getenv());
-    CommitPolicing policing = new CommitPolicing(convoStore, new RosterStore(), clock, config.limits());
+    RosterStore rosterStore = new RosterStore();
+    CommitPolicing policing = new CommitPolicing(convoStore, rosterStore, clock, config.limits(), integrity);
+    IntegrityHandlers.register(server.router(), new Roles(db, convoStore, rosterStore, notifier, clock));
     ConvoHandlers.register(server.router(), new ConvoService(db, convoStore, messageLog, welcomeStore, keyPackageStore,
         eventLog, notifier, clock, config.limits(), quotas, server.metrics().registry(), policing, integrity),
         config.limits().membersPerConvo());

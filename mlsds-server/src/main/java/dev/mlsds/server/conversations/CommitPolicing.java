@@ -71,8 +71,11 @@ public final class CommitPolicing {
   private final ConvoStore convos;
   private final RosterStore rosters;
   private final KeyPackageValidator validator;
+  private final CommitRate rate;
 
-  public CommitPolicing(ConvoStore convos, RosterStore rosters, Clock clock, Config.Limits limits) {
+  public CommitPolicing(ConvoStore convos, RosterStore rosters, Clock clock, Config.Limits limits,
+      IntegritySettings settings) {
+    this.rate = new CommitRate(settings.commitsPerMemberPerMinute(), clock);
     this.convos = convos;
     this.rosters = rosters;
     this.validator = new KeyPackageValidator(clock, KeyPackagePolicy.defaults()
@@ -94,6 +97,7 @@ public final class CommitPolicing {
    */
   public Verdict check(Handle h, ConvoStore.Convo convo, Did caller, MlsInput.GroupMessage commit, Path path,
       Set<Did> addDids, Did removeTarget) {
+    rate.check(convo.id(), caller);
     PublicMessage pm = commit.publicMessage();
     CipherSuite suite = CipherSuite.byId(convo.cipherSuite()).orElseThrow();
     if (convo.handshakePolicy() == HandshakePolicy.ANY) {
@@ -210,7 +214,8 @@ public final class CommitPolicing {
   }
 
   /** Records the roster after an accepted commit (the conversation moved to {@code convo.epoch() + 1}). */
-  public void accepted(Handle h, ConvoStore.Convo convo, Verdict v) {
+  public void accepted(Handle h, ConvoStore.Convo convo, Did caller, Verdict v) {
+    rate.accepted(convo.id(), caller);
     ConvoId id = new ConvoId(convo.id());
     if (v.after() == null) {
       if (convo.rosterEpoch() != null) {

@@ -172,7 +172,7 @@ public final class ConvoService {
     CommitPolicing.Verdict verdict = policing.check(h, convo, caller, b.commit(), CommitPolicing.Path.ADD_MEMBERS,
         b.dids(), null);
     var stored = log.acceptCommit(h, convo, caller, b.commit(), now);
-    policing.accepted(h, convo, verdict);
+    policing.accepted(h, convo, caller, verdict);
     long newEpoch = convo.epoch() + 1;
     join(h, caller, convo, b.welcome(), b.dids(), recipients, stored.seq(), newEpoch, now);
     if (b.groupInfo() != null) {
@@ -291,7 +291,7 @@ public final class ConvoService {
       CommitPolicing.Verdict verdict = policing.check(h, convo, caller, commit, CommitPolicing.Path.REMOVE_MEMBER,
           Set.of(), in.targetDid());
       log.acceptCommit(h, convo, caller, commit, now);
-      policing.accepted(h, convo, verdict);
+      policing.accepted(h, convo, caller, verdict);
       long newEpoch = convo.epoch() + 1;
       convos.deactivate(h, in.convoId(), in.targetDid(), now);
       welcomes.cancelFor(h, in.convoId(), in.targetDid());
@@ -448,7 +448,7 @@ public final class ConvoService {
       CommitPolicing.Verdict verdict = policing.check(h, convo, caller, commit, CommitPolicing.Path.EXTERNAL_COMMIT,
           Set.of(), null);
       log.acceptCommit(h, convo, caller, commit, now);
-      policing.accepted(h, convo, verdict);
+      policing.accepted(h, convo, caller, verdict);
       if (gi != null) {
         convos.setGroupInfo(h, id, groupInfo, gi.epoch());
       }

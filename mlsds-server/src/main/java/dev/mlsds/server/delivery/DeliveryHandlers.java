@@ -15,9 +15,12 @@ public final class DeliveryHandlers {
         call.caller(), convoId(call.input().string("convoId")), call.input().bytes("ciphertext"),
         call.input().optString("msgId", 1, 64).orElse(null), call.input().optLong("epoch").orElse(null)));
     // GET /xrpc/blue.catbird.mls.getMessages
+    // A limit of at most 100 without sinceSeq is the 2025 client's request: its paging (DeliveryService).
     router.query(NS + "getMessages", call -> service.getMessages(call.caller(),
         convoId(call.params().required("convoId")), call.params().integer("sinceSeq", 0, Long.MAX_VALUE, 0),
-        call.params().opt("sinceMessage").orElse(null), (int) call.params().integer("limit", 1, 500, 100)));
+        call.params().opt("sinceMessage").orElse(null), (int) call.params().integer("limit", 1, 500, 100),
+        call.params().opt("sinceSeq").isEmpty() && call.params().opt("limit").isPresent()
+            && call.params().integer("limit", 1, 500, 100) <= 100));
     // GET /xrpc/blue.catbird.mls.getCommits
     router.query(NS + "getCommits", call -> service.getCommits(call.caller(),
         convoId(call.params().required("convoId")), call.params().requiredInteger("fromEpoch", 0, Long.MAX_VALUE),

@@ -21,6 +21,7 @@ import dev.mlsds.server.xrpc.XrpcError;
 import dev.mlsds.server.xrpc.XrpcException;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.time.Clock;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -96,7 +97,7 @@ public final class DeliveryService {
       ConvoStore.Convo convo = convos.lock(h, id);
       convos.requireActiveMember(h, convo, caller);
       if (msgId != null) {
-        Optional<MessageView> previous = messages.byMsgId(h, id, msgId);
+        Optional<MessageView> previous = messages.byMsgId(h, id, caller, msgId);
         if (previous.isPresent()) {
           return previous.get();
         }
@@ -111,7 +112,7 @@ public final class DeliveryService {
         MessageLog.requireCurrentEpoch(convo, msg.epoch(), "commit");
         CommitPolicing.Verdict verdict = policing.check(h, convo, caller, msg, CommitPolicing.Path.SEND_MESSAGE, Set.of(), null);
         MessageView accepted = log.acceptCommit(h, convo, caller, msg, now);
-        policing.accepted(h, convo, verdict);
+        policing.accepted(h, convo, caller, verdict);
         return accepted;
       }
       RosterStore.StoredProposal proposal = msg.contentType() == ContentType.PROPOSAL
@@ -140,10 +141,9 @@ public final class DeliveryService {
   }
 
   /**
-   * {@code sinceMessage} (the 2025 parameter, a message id) means what the 2025 server made it mean: the
-   * messages after that one. With {@code cursor} = the last id returned while more follow, a 2025 client
-   * paging by its own loop reaches the newest message. An id this conversation does not hold gives an
-   * empty page, as the 2025 server did.
+   * Paging by {@code sinceSeq}, ascending. {@code sinceMessage} (the 2025 parameter, a message id) means what
+   * the 2025 server made it mean: the messages after that one; {@code cursor} is then the last id returned
+   * while more follow. An id this conversation does not hold gives an empty page, as the 2025 server did.
    */
   public Delivery.GetMessages.Output getMessages(Did caller, ConvoId id, long sinceSeq, String sinceMessage, int limit) {
     MessageStore.Plan plan = db.withHandle(h -> {
@@ -165,6 +165,50 @@ public final class DeliveryService {
     List<MessageView> shown = plan.isEmpty() ? List.of() : db.withHandle(h -> messages.load(h, plan));
     long last = shown.isEmpty() ? plan.since() : shown.get(shown.size() - 1).seq();
     String cursor = plan.hasMore() && !shown.isEmpty() ? shown.get(shown.size() - 1).id() : null;
+    return new Delivery.GetMessages.Output(shown, last, plan.hasMore(), cursor);
+  }
+
+  /** The cursor of the 2025 paging toward older messages: the prefix, then the oldest message id shown. */
+  static final String OLDER = "older:";
+
+  /**
+   * The 2025 client's getMessages ({@code seedPaging}: it sends {@code limit} and no {@code sinceSeq}). As
+   * the 2025 server: without {@code sinceMessage} the newest page, newest first; {@code sinceMessage} = a
+   * message id gives the messages after that one (an unknown id, an empty page). The {@code cursor} this
+   * server adds while older messages remain is {@code older:<id>}: given back as {@code sinceMessage}
+   * (the client's "load more"), it gives the page before that message, newest first, so the client's own
+   * paging shows the newest messages first and reaches every one. Any other request pages by
+   * {@code sinceSeq}, ascending; {@code sinceMessage} there also means "after that message".
+   */
+  public Delivery.GetMessages.Output getMessages(Did caller, ConvoId id, long sinceSeq, String sinceMessage, int limit,
+      boolean seedPaging) {
+    boolean older = sinceMessage != null && sinceMessage.startsWith(OLDER);
+    if (!seedPaging && !older) {
+      return getMessages(caller, id, sinceSeq, sinceMessage, limit);
+    }
+    if (!older && sinceMessage != null) {
+      return getMessages(caller, id, sinceSeq, sinceMessage, limit);
+    }
+    MessageStore.Plan plan = db.withHandle(h -> {
+      ConvoStore.Member me = convos.requireActiveMember(h, id, caller);
+      long before = Long.MAX_VALUE;
+      if (older) {
+        Optional<Long> seq = messages.seqOf(h, id, sinceMessage.substring(OLDER.length()));
+        if (seq.isEmpty()) {
+          return null;
+        }
+        before = seq.get();
+      }
+      return messages.planNewest(h, id, me.joinedSeq(), before, limit, storage.pageMaxBytes());
+    });
+    if (plan == null) {
+      return new Delivery.GetMessages.Output(List.of(), sinceSeq, false, null);
+    }
+    responseMemory.reserve(plan.bytes());
+    List<MessageView> shown = new ArrayList<>(plan.isEmpty() ? List.of() : db.withHandle(h -> messages.load(h, plan)));
+    long last = shown.isEmpty() ? plan.since() : shown.get(shown.size() - 1).seq();
+    String cursor = plan.hasMore() && !shown.isEmpty() ? OLDER + shown.get(0).id() : null;
+    java.util.Collections.reverse(shown);
     return new Delivery.GetMessages.Output(shown, last, plan.hasMore(), cursor);
   }
 

@@ -22,7 +22,10 @@ public final class MessageStore {
       INSERT INTO messages (convo_id, seq, id, sender_did, epoch, content_type, data, msg_id, created_at)
       VALUES (:convo, :seq, :id, :sender, :epoch, :type, :data, :msgId, :now)""";
   private static final String SEQ_OF_ID = "SELECT seq FROM messages WHERE convo_id = :convo AND id = :id";
-  private static final String BY_MSG_ID = "SELECT " + COLUMNS + " FROM messages WHERE convo_id = :convo AND msg_id = :msgId";
+  // msg_id is stored scoped to its sender ("<did> <msgId>", security review L2): another member's msgId never
+  // collides with the caller's. Rows written before that hold the bare msgId; they match only their own sender.
+  private static final String BY_MSG_ID = "SELECT " + COLUMNS
+      + " FROM messages WHERE convo_id = :convo AND (msg_id = :scoped OR (msg_id = :msgId AND sender_did = :sender))";
   // A page is read in two steps: the sizes of the next rows (length() reads no blob: a PostgreSQL TOAST
   // header or SQLite's record header), then only the rows that fit the byte budget.
   private static final String PAGE_SIZES = """
@@ -39,7 +42,7 @@ public final class MessageStore {
   public void insert(Handle h, ConvoId convo, long seq, String id, Did sender, long epoch, String contentType,
       byte[] data, String msgId, long now) {
     h.createUpdate(INSERT).bind("convo", convo.value()).bind("seq", seq).bind("id", id).bind("sender", sender.value())
-        .bind("epoch", epoch).bind("type", contentType).bind("data", data).bind("msgId", msgId).bind("now", now)
+        .bind("epoch", epoch).bind("type", contentType).bind("data", data).bind("msgId", msgId == null ? null : scoped(sender, msgId)).bind("now", now)
         .execute();
   }
 
@@ -48,8 +51,14 @@ public final class MessageStore {
     return h.createQuery(SEQ_OF_ID).bind("convo", convo.value()).bind("id", id).mapTo(Long.class).findFirst();
   }
 
-  public Optional<MessageView> byMsgId(Handle h, ConvoId convo, String msgId) {
-    return h.createQuery(BY_MSG_ID).bind("convo", convo.value()).bind("msgId", msgId).map((rs, ctx) -> view(rs)).findFirst();
+  /** The message {@code sender} sent earlier with {@code msgId} in this conversation (dedupe per sender). */
+  public Optional<MessageView> byMsgId(Handle h, ConvoId convo, Did sender, String msgId) {
+    return h.createQuery(BY_MSG_ID).bind("convo", convo.value()).bind("scoped", scoped(sender, msgId))
+        .bind("msgId", msgId).bind("sender", sender.value()).map((rs, ctx) -> view(rs)).findFirst();
+  }
+
+  private static String scoped(Did sender, String msgId) {
+    return sender.value() + " " + msgId;
   }
 
   /**
@@ -71,6 +80,26 @@ public final class MessageStore {
     List<long[]> sizes = h.createQuery(PAGE_SIZES).bind("convo", convo.value()).bind("since", since)
         .bind("limit", limit + 1).map((rs, ctx) -> new long[] {rs.getLong("seq"), rs.getLong("size")}).list();
     return plan(convo, false, 0, 0, since, sizes, limit, maxBytes);
+  }
+
+  private static final String PAGE_SIZES_BEFORE = """
+      SELECT seq, length(data) AS size FROM messages WHERE convo_id = :convo AND seq > :since AND seq < :before
+      ORDER BY seq DESC LIMIT :limit""";
+
+  /**
+   * Plans the page of the newest messages with seq in {@code (since, before)}, cut like {@link #planPage}
+   * from the newest down; {@code hasMore} says older ones remain. The rows load ascending.
+   */
+  public Plan planNewest(Handle h, ConvoId convo, long since, long before, int limit, long maxBytes) {
+    List<long[]> sizes = h.createQuery(PAGE_SIZES_BEFORE).bind("convo", convo.value()).bind("since", since)
+        .bind("before", before).bind("limit", limit + 1)
+        .map((rs, ctx) -> new long[] {rs.getLong("seq"), rs.getLong("size")}).list();
+    int n = fit(sizes, limit, maxBytes);
+    if (n == 0) {
+      return new Plan(convo.value(), false, 0, 0, since, since, 0, false);
+    }
+    return new Plan(convo.value(), false, 0, 0, sizes.get(n - 1)[0] - 1, sizes.get(0)[0], total(sizes, n),
+        n < sizes.size());
   }
 
   /** Plans the page of commits for epochs {@code from..to} with seq greater than {@code since}, cut like {@link #planPage}. */

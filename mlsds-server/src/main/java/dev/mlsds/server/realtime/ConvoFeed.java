@@ -99,7 +99,9 @@ final class ConvoFeed {
   private void readToEnd() {
     for (;;) { // ends at the log's end: each round moves the tail forward by a page
       LogPosition from = tail;
-      List<LogEntry> page = hub.db().withHandle(h -> hub.store().page(h, convoId, from, StreamStore.PAGE));
+      StreamStore.Page read = hub.db().withHandle(h -> hub.store().page(h, convoId, from, StreamStore.PAGE,
+          hub.settings().backfillPageBytes()));
+      List<LogEntry> page = read.entries();
       if (page.isEmpty()) {
         return;
       }
@@ -109,7 +111,7 @@ final class ConvoFeed {
         s.offerLive(convoId, page, members.get(s.did().value()));
       }
       tail = page.get(page.size() - 1).position();
-      if (page.size() < StreamStore.PAGE) {
+      if (!read.more()) {
         return;
       }
     }

@@ -177,6 +177,12 @@ public final class StreamHub implements Notifier, AutoCloseable {
     }
   }
 
+  /** How many streams {@code did} has open on this node. */
+  int openStreams(Did did) {
+    Set<Subscription> subs = byDid.get(did.value());
+    return subs == null ? 0 : subs.size();
+  }
+
   void unregister(Subscription s) {
     byDid.computeIfPresent(s.did().value(), (k, set) -> {
       set.remove(s);

@@ -24,18 +24,29 @@ import org.jdbi.v3.core.Handle;
  * they were a member.
  */
 final class StreamStore {
-  /** Entries per page: bounds one read's memory (a message may be up to 10 MiB). */
+  /** Entries per page; the bytes per page are bounded by {@link RealtimeSettings#backfillPageBytes}. */
   static final int PAGE = 50;
 
+  // The page is cut by entry count and by bytes in one statement (one snapshot): the window sums the
+  // entries' sizes in log order, and only the prefix within the budget (at least one entry) leaves the
+  // database. LENGTH of a stored blob reads its header, not its bytes. "fetched" is the count before the
+  // byte cut, so the caller knows whether more may follow.
   private static final String PAGE_SQL = """
-      SELECT seq, idx, id, sender_did, epoch, content_type, data, created_at, type, payload, recipient_did FROM (
-        SELECT seq, 0 AS idx, id, sender_did, epoch, content_type, data, created_at,
-               NULL AS type, NULL AS payload, NULL AS recipient_did
-        FROM messages WHERE convo_id = :convo AND seq > :seq
-        UNION ALL
-        SELECT seq, idx, NULL, NULL, NULL, NULL, NULL, created_at, type, payload, recipient_did
-        FROM convo_events WHERE convo_id = :convo AND (seq > :seq OR (seq = :seq AND idx > :idx))
-      ) log ORDER BY seq, idx LIMIT :limit""";
+      SELECT seq, idx, id, sender_did, epoch, content_type, data, created_at, type, payload, recipient_did, fetched
+      FROM (
+        SELECT page.*, SUM(size) OVER (ORDER BY seq, idx ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running,
+               COUNT(*) OVER () AS fetched
+        FROM (
+          SELECT seq, idx, id, sender_did, epoch, content_type, data, created_at, type, payload, recipient_did, size FROM (
+            SELECT seq, 0 AS idx, id, sender_did, epoch, content_type, data, created_at,
+                   NULL AS type, NULL AS payload, NULL AS recipient_did, LENGTH(data) AS size
+            FROM messages WHERE convo_id = :convo AND seq > :seq
+            UNION ALL
+            SELECT seq, idx, NULL, NULL, NULL, NULL, NULL, created_at, type, payload, recipient_did, LENGTH(payload)
+            FROM convo_events WHERE convo_id = :convo AND (seq > :seq OR (seq = :seq AND idx > :idx))
+          ) log ORDER BY seq, idx LIMIT :limit
+        ) page
+      ) sized WHERE running <= :budget OR running = size ORDER BY seq, idx""";
   private static final String HEADS = """
       SELECT c.id, c.latest_seq,
         (SELECT MAX(e.idx) FROM convo_events e WHERE e.convo_id = c.id AND e.seq = c.latest_seq) AS idx
@@ -53,10 +64,21 @@ final class StreamStore {
   private static final String RECENT_CONVOS = "SELECT id, creator_did FROM convos WHERE created_at >= :since";
   private static final int IN_CHUNK = 500;
 
-  /** Up to {@code limit} entries of {@code convo}'s log after {@code after}, in position order. */
-  List<LogEntry> page(Handle h, String convo, LogPosition after, int limit) {
-    return h.createQuery(PAGE_SQL).bind("convo", convo).bind("seq", after.seq()).bind("idx", after.idx())
-        .bind("limit", limit).map((rs, ctx) -> entry(convo, rs)).list();
+  /** A page of a log: its entries, and whether more may follow them (the page was cut by count or bytes). */
+  record Page(List<LogEntry> entries, boolean more) {}
+
+  /**
+   * Up to {@code limit} entries of {@code convo}'s log after {@code after}, in position order, holding at
+   * most {@code budget} bytes of message data and payloads (but always at least one entry).
+   */
+  Page page(Handle h, String convo, LogPosition after, int limit, long budget) {
+    long[] fetched = {0};
+    List<LogEntry> entries = h.createQuery(PAGE_SQL).bind("convo", convo).bind("seq", after.seq())
+        .bind("idx", after.idx()).bind("limit", limit).bind("budget", budget).map((rs, ctx) -> {
+          fetched[0] = rs.getLong("fetched");
+          return entry(convo, rs);
+        }).list();
+    return new Page(entries, fetched[0] >= limit || entries.size() < fetched[0]);
   }
 
   /** The last position of each conversation's log ({@link LogPosition#START} for an empty one). */

@@ -332,7 +332,9 @@ final class Subscription {
       if (from == null) {
         return;
       }
-      List<LogEntry> page = hub.db().withHandle(h -> hub.store().page(h, convo, from, StreamStore.PAGE));
+      StreamStore.Page read = hub.db().withHandle(h -> hub.store().page(h, convo, from, StreamStore.PAGE,
+          hub.settings().backfillPageBytes()));
+      List<LogEntry> page = read.entries();
       Optional<Long> joined = hub.db().withHandle(h -> hub.store().membership(h, convo, did));
       if (joined.isEmpty()) {
         drop(convo);
@@ -345,7 +347,7 @@ final class Subscription {
           carried.put(convo, e.position());
         }
       }
-      if (page.size() < StreamStore.PAGE) {
+      if (!read.more()) {
         return;
       }
     }

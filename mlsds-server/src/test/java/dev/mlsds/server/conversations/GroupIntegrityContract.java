@@ -277,4 +277,58 @@ abstract class GroupIntegrityContract {
     ok(bob.post("removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(),
         "commit", bytes(TestMessages.commit(g, 2, 1, List.of(), leaves, true)))));
   }
+
+  // ---- roles and reports -----------------------------------------------------------------------
+
+  /** L4: the creator is admin; admins promote, demote and set adminOnlyAdds; the last admin cannot be demoted. */
+  @Test
+  void rolesPromoteDemoteAndAdminOnlyAdds() {
+    byte[] g = group("public");
+    String id = hex(g);
+    refused(bob.post("promoteAdmin", Map.of("convoId", id, "targetDid", carol.did().value())), 403, "NotAdmin");
+    refused(bob.post("updateConvoPolicy", Map.of("convoId", id, "adminOnlyAdds", true)), 403, "NotAdmin");
+    assertThat(ok(alice.post("promoteAdmin", Map.of("convoId", id, "targetDid", bob.did().value())))
+        .json().get("role").asText()).isEqualTo("admin");
+    assertThat(ok(bob.post("updateConvoPolicy", Map.of("convoId", id, "adminOnlyAdds", true)))
+        .json().get("adminOnlyAdds").asBoolean()).isTrue();
+    ok(bob.post("demoteAdmin", Map.of("convoId", id, "targetDid", alice.did().value())));
+    refused(bob.post("demoteAdmin", Map.of("convoId", id, "targetDid", bob.did().value())), 400, "InvalidRequest");
+    // Alice is no longer admin: under adminOnlyAdds her add is refused, Bob's is accepted.
+    refused(add(alice, 0, g, 2, dave), 403, "NotAdmin");
+    ok(add(bob, 1, g, 2, dave));
+    var view = ok(carol.get("getConvos")).json().get("conversations").get(0);
+    assertThat(view.get("adminOnlyAdds").asBoolean()).isTrue();
+    for (var m : view.get("members")) {
+      String expected = m.get("did").asText().equals(bob.did().value()) ? "admin" : "member";
+      assertThat(m.get("role").asText()).as(m.get("did").asText()).isEqualTo(expected);
+    }
+  }
+
+  /** A member reports a commit it cannot process: the answer names its sender; each reporter counts once. */
+  @Test
+  void reportUnprocessableCommitNamesTheSender() {
+    byte[] g = group("any");
+    long seq = ok(send(carol, g, TestMessages.privateMessage(g, 2, ContentType.COMMIT))).json().get("seq").asLong();
+    var r = ok(bob.post("reportUnprocessableCommit", Map.of("convoId", hex(g), "seq", seq, "reason", "bad tag")));
+    assertThat(r.json().get("senderDid").asText()).isEqualTo(carol.did().value());
+    assertThat(r.json().get("epoch").asLong()).isEqualTo(2);
+    assertThat(r.json().get("reportCount").asInt()).isEqualTo(1);
+    ok(bob.post("reportUnprocessableCommit", Map.of("convoId", hex(g), "seq", seq)));
+    var again = ok(alice.post("reportUnprocessableCommit", Map.of("convoId", hex(g), "seq", seq)));
+    assertThat(again.json().get("reportCount").asInt()).isEqualTo(2);
+    refused(alice.post("reportUnprocessableCommit", Map.of("convoId", hex(g), "seq", seq + 100)), 404, "NotFound");
+    refused(dave.post("reportUnprocessableCommit", Map.of("convoId", hex(g), "seq", seq)), 403, "NotMember");
+  }
+
+  /** L2: msgId deduplicates per sender: another member's equal msgId does not swallow the caller's message. */
+  @Test
+  void l2_msgIdIsScopedToTheSender() {
+    byte[] g = group("public");
+    byte[] m1 = TestMessages.privateMessage(g, 2, ContentType.APPLICATION);
+    var a = ok(alice.post("sendMessage", Map.of("convoId", hex(g), "ciphertext", bytes(m1), "msgId", "m-1")));
+    var b = ok(bob.post("sendMessage", Map.of("convoId", hex(g), "ciphertext", bytes(m1), "msgId", "m-1")));
+    assertThat(b.json().get("seq").asLong()).isEqualTo(a.json().get("seq").asLong() + 1);
+    var again = ok(bob.post("sendMessage", Map.of("convoId", hex(g), "ciphertext", bytes(m1), "msgId", "m-1")));
+    assertThat(again.json().get("seq").asLong()).isEqualTo(b.json().get("seq").asLong());
+  }
 }

@@ -178,34 +178,41 @@ abstract class SeedCompatContract {
   }
 
   @Test
-  void seedGetMessagesPagesWithSinceMessageAndCursorToTheNewestMessage() {
+  void seedGetMessagesShowsTheNewestPageFirstAndPagesBackThroughCursor() {
     byte[] g = aliceAndBob();
+    List<String> sent = new ArrayList<>();
     for (int i = 0; i < 7; i++) {
-      ok(send(i % 2 == 0 ? alice : bob, g, 1));
+      sent.add(ok(send(i % 2 == 0 ? alice : bob, g, 1)).json().get("messageId").asText());
     }
-    List<Long> seen = new ArrayList<>();
-    Set<String> ids = new HashSet<>();
+    // The 2025 client: limit, no sinceSeq; newest page first, newest first; cursor while older ones remain.
+    List<String> shown = new ArrayList<>();
     JsonNode page = ok(bob.get("getMessages", "convoId", hex(g), "limit", "3")).json();
+    assertThat(page.get("messages").get(0).get("id").asText()).as("the newest message first").isEqualTo(sent.get(6));
     for (int pages = 0; ; pages++) {
       assertThat(pages).isLessThan(10);
+      List<Long> seqs = new ArrayList<>();
       for (JsonNode m : page.get("messages")) {
-        assertThat(ids.add(m.get("id").asText())).isTrue();
-        seen.add(m.get("seq").asLong());
+        shown.add(m.get("id").asText());
+        seqs.add(m.get("seq").asLong());
       }
+      assertThat(seqs).isSortedAccordingTo(java.util.Comparator.reverseOrder());
       if (!page.has("cursor")) {
-        assertThat(page.get("hasMore").asBoolean()).isFalse();
         break;
       }
-      assertThat(page.get("cursor").asText()).isEqualTo(page.get("messages").get(page.get("messages").size() - 1).get("id").asText());
       page = ok(bob.get("getMessages", "convoId", hex(g), "limit", "3", "sinceMessage", page.get("cursor").asText())).json();
     }
-    // Bob sees the 7 messages after the commit that added him; the newest is reached.
-    assertThat(seen).hasSize(7).isSorted();
-    assertThat(seen.get(6)).isEqualTo(ok(alice.get("getMessages", "convoId", hex(g))).json().get("lastSeq").asLong());
-    // An id this conversation does not hold: an empty page, as the 2025 server answered.
+    List<String> newestFirst = new ArrayList<>(sent);
+    java.util.Collections.reverse(newestFirst);
+    assertThat(shown).as("every message Bob may see, once, newest first").containsExactlyElementsOf(newestFirst);
+    // sinceMessage = a message id: the messages after it, as the 2025 server answered; an unknown id, nothing.
+    JsonNode after = ok(bob.get("getMessages", "convoId", hex(g), "limit", "50", "sinceMessage", sent.get(4))).json();
+    assertThat(after.get("messages")).extracting(m -> m.get("id").asText()).containsExactly(sent.get(5), sent.get(6));
     JsonNode unknown = ok(bob.get("getMessages", "convoId", hex(g), "sinceMessage", "no-such-message")).json();
     assertThat(unknown.get("messages")).isEmpty();
     assertThat(unknown.has("cursor")).isFalse();
+    // Without limit (or with sinceSeq) the current contract: ascending from the start.
+    assertThat(ok(bob.get("getMessages", "convoId", hex(g))).json().get("messages").get(0).get("id").asText())
+        .isEqualTo(sent.get(0));
   }
 
   @Test
@@ -325,5 +332,38 @@ abstract class SeedCompatContract {
     assertThat(alice.get("getWelcome", "convoId", hex(g), "deviceId", laptop.deviceId()).error()).isEqualTo("WelcomeNotFound");
     var w = ok(alice.get("getWelcome", "convoId", hex(g), "deviceId", phone.deviceId())).json();
     assertThat(w.get("keyPackageRef").asText()).isEqualTo(TestUser.ref(phoneKp));
+  }
+
+  @Test
+  void concurrentClaimersOfALegacyUserEachGetOneDistinctKeyPackage() throws Exception {
+    int n = 8;
+    Set<String> published = new HashSet<>();
+    for (int i = 0; i < n; i++) {
+      published.add(TestUser.ref(publishLegacy(alice)));
+    }
+    List<TestUser> claimers = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      claimers.add(TestUser.on(server));
+    }
+    List<java.util.concurrent.Future<JsonNode>> results = new ArrayList<>();
+    try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+      var start = new java.util.concurrent.CountDownLatch(1);
+      for (TestUser c : claimers) {
+        results.add(pool.submit(() -> {
+          start.await();
+          return ok(c.get("getKeyPackages", "dids", alice.did().value())).json();
+        }));
+      }
+      start.countDown();
+    }
+    Set<String> handed = new HashSet<>();
+    for (var r : results) {
+      JsonNode got = r.get();
+      assertThat(got.get("keyPackages")).as("one per call").hasSize(1);
+      assertThat(handed.add(got.get("keyPackages").get(0).get("keyPackageRef").asText())).as("never handed twice").isTrue();
+    }
+    assertThat(handed).isEqualTo(published);
+    assertThat(ok(bob.get("getKeyPackages", "dids", alice.did().value())).json().get("missing"))
+        .extracting(JsonNode::asText).containsExactly(alice.did().value());
   }
 }

@@ -52,7 +52,8 @@ abstract class RealtimeStreamContract {
   static final Duration WAIT = Duration.ofSeconds(10);
   static final Duration QUIET = Duration.ofMillis(400);
   static final RealtimeSettings SETTINGS = RealtimeSettings.defaults().withKeepalive(Duration.ofMillis(300))
-      .withBuffer(8, 64 * 1024).withTicketLifetime(Duration.ofSeconds(2)).withCatchUp(Duration.ofMillis(500));
+      .withBuffer(8, 64 * 1024).withTicketLifetime(Duration.ofSeconds(2)).withCatchUp(Duration.ofMillis(500))
+      .withBounds(150 * 1024, 8);
   Server server;
   Http http;
   String dbUrl;
@@ -375,6 +376,60 @@ abstract class RealtimeStreamContract {
     String base = cursor.contains("~") ? cursor.substring(0, cursor.indexOf('~')) : cursor;
     assertThat(http.get("/xrpc/" + SseClient.NSID + "?cursor=" + base + "~0:999", alice.token("streamConvoEvents")).error())
         .isEqualTo("InvalidRequest");
+  }
+
+  // ---- bounds --------------------------------------------------------------------------------------
+
+  @Test
+  void backfillPagesAreCutByBytesAndStillCarryEverything() {
+    TestUser alice = user();
+    Convo c = create(http, alice);
+    List<Long> sent = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      sent.add(RealtimeFixture.sendLarge(http, alice, c, 100 * 1024));
+      sent.add(send(http, alice, c));
+    }
+    // One read holds at most the budget (150 KiB here), or one entry larger than it.
+    StreamStore.Page first = server.database().withHandle(h -> new StreamStore().page(h, c.id(), LogPosition.START,
+        StreamStore.PAGE, SETTINGS.backfillPageBytes()));
+    assertThat(first.entries()).hasSize(2);
+    assertThat(first.more()).isTrue();
+    StreamStore.Page rest = server.database().withHandle(h -> new StreamStore().page(h, c.id(), new LogPosition(sent.get(6), 0),
+        StreamStore.PAGE, SETTINGS.backfillPageBytes()));
+    assertThat(rest.entries()).hasSize(1);
+    assertThat(rest.more()).isFalse();
+    try (SseClient s = stream(alice, "?convoId=" + c.id() + "&cursor=0")) {
+      assertThat(seqs(s.drain(QUIET))).containsExactlyElementsOf(sent);
+    }
+  }
+
+  @Test
+  void aDidHasABoundedNumberOfOpenStreams() {
+    TestUser alice = user();
+    List<SseClient> open = new ArrayList<>();
+    try {
+      for (int i = 0; i < SETTINGS.streamsPerDid(); i++) {
+        open.add(stream(alice, ""));
+      }
+      Http.Response refused = http.get("/xrpc/" + SseClient.NSID, alice.token("streamConvoEvents"));
+      assertThat(refused.status()).isEqualTo(429);
+      assertThat(refused.error()).isEqualTo("RateLimitExceeded");
+      assertThat(WsClient.open(wsUrl(ticket(alice), "")).status()).isEqualTo(429);
+    } finally {
+      open.forEach(SseClient::close);
+    }
+    // Closed streams free their places (the server notices a gone client at its next keepalive).
+    long deadline = System.nanoTime() + WAIT.toNanos();
+    int status = 429;
+    while (status == 429 && System.nanoTime() < deadline) { // bounded by the deadline
+      SseClient.sleep(200);
+      // A bad cursor is checked after the cap: 400 means the cap let the request through.
+      status = http.get("/xrpc/" + SseClient.NSID + "?cursor=x", alice.token("streamConvoEvents")).status();
+    }
+    assertThat(status).isEqualTo(400);
+    try (SseClient s = stream(alice, "")) {
+      assertThat(s.start).isNotNull();
+    }
   }
 
   // ---- lost wakes ---------------------------------------------------------------------------------
