@@ -126,7 +126,9 @@ public final class Database implements AutoCloseable {
    * <p>When PostgreSQL aborts the transaction as a deadlock victim or a serialization failure (SQLSTATE
    * 40P01, 40001) it is run again, at most {@value #ATTEMPTS} times in all: the whole transaction rolled
    * back, so repeating it is safe as long as {@code work} touches nothing but the database (every caller's
-   * does; notifications are sent after this returns). On SQLite, writers take a fair in-process lock
+   * does; notifications are sent after this returns). A connection that PostgreSQL dropped before the
+   * transaction's COMMIT (a restart, a failover, a terminated backend) gets the same treatment, once, after
+   * the pool's idle connections are replaced. On SQLite, writers take a fair in-process lock
    * first, so they queue in arrival order instead of sleeping in SQLite's busy handler.
    */
   public <R, X extends Exception> R inTransaction(HandleCallback<R, X> callback) throws X {
@@ -146,15 +148,50 @@ public final class Database implements AutoCloseable {
         sqliteWriters.unlock();
       }
     }
+    boolean reconnected = false;
     for (int attempt = 1; ; attempt++) {
+      boolean[] workDone = {false};
       try {
-        return jdbi.inTransaction(TransactionIsolationLevel.READ_COMMITTED, work);
+        return jdbi.inTransaction(TransactionIsolationLevel.READ_COMMITTED, h -> {
+          R result = work.withHandle(h);
+          workDone[0] = true;
+          return result;
+        });
       } catch (JdbiException e) {
+        // A connection lost before COMMIT was sent: PostgreSQL rolled the transaction back, so it runs
+        // again once on a fresh connection. Lost during COMMIT, the outcome is unknown: never repeated.
+        if (!reconnected && !workDone[0] && connectionLost(e)) {
+          reconnected = true;
+          evictPooledConnections(e);
+          continue;
+        }
         if (attempt >= ATTEMPTS || !isRetryable(e)) {
           throw e;
         }
         log.info("transaction aborted by PostgreSQL ({}); running it again (attempt {})", sqlState(e), attempt + 1);
       }
+    }
+  }
+
+  /**
+   * True when PostgreSQL dropped the connection (SQLSTATE 08003, 08006, or 57P01/57P02: the server was
+   * shut down, restarted, failed over, or an administrator terminated the backend). Such a connection
+   * fails the first request that borrows it; the pool's other idle connections most likely died with it.
+   */
+  static boolean connectionLost(Throwable e) {
+    String state = sqlState(e);
+    return "08003".equals(state) || "08006".equals(state) || "57P01".equals(state) || "57P02".equals(state);
+  }
+
+  /**
+   * After a lost connection, the pool's idle connections are closed (in-use ones when returned), so the
+   * one retry and the requests after it get fresh connections instead of failing once per dead one.
+   */
+  private void evictPooledConnections(Throwable e) {
+    log.warn("lost a database connection ({}); replacing the pool's connections", sqlState(e));
+    var pool = dataSource.getHikariPoolMXBean();
+    if (pool != null) {
+      pool.softEvictConnections();
     }
   }
 
@@ -226,7 +263,15 @@ public final class Database implements AutoCloseable {
    * {@link #inTransaction}, even a single statement, because on SQLite that is where writers queue.
    */
   public <R, X extends Exception> R withHandle(HandleCallback<R, X> work) throws X {
-    return jdbi.withHandle(work);
+    try {
+      return jdbi.withHandle(work);
+    } catch (JdbiException e) {
+      if (dialect == Dialect.SQLITE || !connectionLost(e)) {
+        throw e;
+      }
+      evictPooledConnections(e); // reads are repeatable: once more on a fresh connection
+      return jdbi.withHandle(work);
+    }
   }
 
   /** A cheap round trip proving a connection can be had and used. */
