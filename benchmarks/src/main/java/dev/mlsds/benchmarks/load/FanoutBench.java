@@ -389,11 +389,11 @@ public final class FanoutBench {
     List<Future<SocketChannel>> pending = new ArrayList<>();
     try (ExecutorService ex = Executors.newVirtualThreadPerTaskExecutor()) {
       for (int i = 0; i < n; i++) {
-        String token = user.apply(i).token(AUD, STREAM);
+        DevIdentity who = user.apply(i);
         pending.add(ex.submit(() -> {
           handshakes.acquire();
-          try {
-            return openStream(port, token, query);
+          try { // signed just in time: tokens live 60 s, opening 10,000 streams takes longer
+            return openStream(port, who.token(AUD, STREAM), query);
           } finally {
             handshakes.release();
           }
