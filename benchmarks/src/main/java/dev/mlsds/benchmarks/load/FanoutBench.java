@@ -198,9 +198,6 @@ public final class FanoutBench {
     if (!o.serverJvmOpts().isBlank()) {
       cmd.addAll(Arrays.asList(o.serverJvmOpts().trim().split("\\s+")));
     }
-    if (!o.jfr().isBlank() && n == o.nodes() - 1) { // the subscribers' node
-      cmd.add("-XX:StartFlightRecording=filename=" + Path.of(o.jfr()).toAbsolutePath() + ",settings=profile");
-    }
     cmd.addAll(List.of("-cp", o.jar(), "dev.mlsds.server.Main", "serve"));
     Map<String, String> env = new LinkedHashMap<>();
     env.put("MLSDS_PROFILE", "dev");
@@ -251,6 +248,10 @@ public final class FanoutBench {
     int incomplete = 0;
     for (int i = 0; i < total; i++) {
       if (i == o.warmup()) {
+        if (!o.jfr().isBlank()) { // records the subscribers' node over the measured messages only
+          jcmd(readers, "JFR.start", "name=fanout", "settings=profile",
+              "filename=" + Path.of(o.jfr()).toAbsolutePath());
+        }
         serverCpu0 = serverTicks(nodes);
         clientCpu0 = SendMessageBench.cpuTicks(ProcessHandle.current().pid());
       }
@@ -274,6 +275,9 @@ public final class FanoutBench {
     }
     long serverTicks = serverTicks(nodes) - serverCpu0;
     long clientTicks = SendMessageBench.cpuTicks(ProcessHandle.current().pid()) - clientCpu0;
+    if (!o.jfr().isBlank()) {
+      jcmd(readers, "JFR.stop", "name=fanout");
+    }
     Map<String, Object> out = new LinkedHashMap<>();
     out.put("mode", "fanout");
     out.put("backend", o.backend());
@@ -369,9 +373,14 @@ public final class FanoutBench {
   }
 
   void gc(Node node) throws Exception {
-    Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
-        String.valueOf(node.process().pid()), "GC.run").redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+    jcmd(node, "GC.run");
+  }
+
+  static void jcmd(Node node, String... args) throws Exception {
+    List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+        String.valueOf(node.process().pid())));
+    cmd.addAll(List.of(args));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
     if (!p.waitFor(60, TimeUnit.SECONDS)) {
       p.destroyForcibly();
     }
