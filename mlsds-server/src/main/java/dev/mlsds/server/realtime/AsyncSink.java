@@ -14,7 +14,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * whichever thread finds the connection idle, or by the transport's completion callback — never by a
  * thread that waits for the client. A conversation's feed can therefore hand the same encoded frame to a
  * thousand streams in one pass without one slow client holding up the others; what a slow client has not
- * taken stays queued here, counted by {@link #pendingFrames()} and {@link #pendingBytes()}, which
+ * taken stays queued here, counted by {@link #pendingFrames()} and {@link #pendingBytes()} (the frames
+ * behind the write in flight, as the blocking writer's outbox counted those behind its write), which
  * {@link Subscription} bounds (overflow ends the stream as a slow consumer).
  *
  * <p>A failed write ends the sink: every later call throws, and {@link #onFailure} is run once (the
@@ -26,8 +27,8 @@ abstract class AsyncSink implements EventSink {
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition progressed = lock.newCondition();
   private final ArrayDeque<Object> queue = new ArrayDeque<>();
-  private int pendingFrames; // queued + in flight
-  private long pendingBytes;
+  private long queuedBytes; // of the frames in the queue
+  private long inFlightBytes; // of the write in flight
   private boolean writing;
   private long writingSince;
   private IOException failed;
@@ -62,7 +63,7 @@ abstract class AsyncSink implements EventSink {
   public final int pendingFrames() {
     lock.lock();
     try {
-      return pendingFrames;
+      return queue.size();
     } finally {
       lock.unlock();
     }
@@ -72,7 +73,7 @@ abstract class AsyncSink implements EventSink {
   public final long pendingBytes() {
     lock.lock();
     try {
-      return pendingBytes;
+      return queuedBytes;
     } finally {
       lock.unlock();
     }
@@ -84,8 +85,7 @@ abstract class AsyncSink implements EventSink {
     try {
       check();
       queue.add(frame);
-      pendingFrames++;
-      pendingBytes += size(frame);
+      queuedBytes += size(frame);
       if (writing) {
         return;
       }
@@ -122,11 +122,17 @@ abstract class AsyncSink implements EventSink {
         while (batches() && !queue.isEmpty()) {
           batch.add(queue.poll());
         }
+        long bytes = 0;
+        for (Object f : batch) {
+          bytes += size(f);
+        }
+        queuedBytes -= bytes;
+        inFlightBytes = bytes;
         writingSince = System.nanoTime();
       } finally {
         lock.unlock();
       }
-      Completion c = new Completion(batch);
+      Completion c = new Completion();
       try {
         write(batch, c);
       } catch (RuntimeException e) {
@@ -144,11 +150,7 @@ abstract class AsyncSink implements EventSink {
     private static final int RETURNED = 1;
     private static final int DONE = 2;
     private final AtomicInteger state = new AtomicInteger(IN_WRITE);
-    private final List<Object> batch;
 
-    Completion(List<Object> batch) {
-      this.batch = batch;
-    }
 
     /** Called once write() returned: true when the write is already complete (the caller pumps on). */
     boolean returned() {
@@ -157,14 +159,9 @@ abstract class AsyncSink implements EventSink {
 
     @Override
     public void succeeded() {
-      long bytes = 0;
-      for (Object f : batch) {
-        bytes += size(f);
-      }
       lock.lock();
       try {
-        pendingFrames -= batch.size();
-        pendingBytes -= bytes;
+        inFlightBytes = 0;
         progressed.signalAll();
       } finally {
         lock.unlock();
@@ -184,8 +181,8 @@ abstract class AsyncSink implements EventSink {
           failed = t instanceof IOException io ? io : new IOException("send failed", t);
         }
         queue.clear();
-        pendingFrames = 0;
-        pendingBytes = 0;
+        queuedBytes = 0;
+        inFlightBytes = 0;
         writing = false;
         progressed.signalAll();
       } finally {
@@ -209,7 +206,7 @@ abstract class AsyncSink implements EventSink {
     try {
       for (;;) { // until drained enough, failed, or timed out
         check();
-        if (pendingBytes <= bytes && (bytes > 0 || pendingFrames == 0)) {
+        if (queuedBytes + inFlightBytes <= bytes && (bytes > 0 || (queue.isEmpty() && !writing))) {
           return;
         }
         long left = until - System.nanoTime();
@@ -233,7 +230,7 @@ abstract class AsyncSink implements EventSink {
     long until = System.nanoTime() + max.toNanos();
     lock.lock();
     try {
-      while (failed == null && pendingFrames > 0) { // until written, failed or out of time
+      while (failed == null && (writing || !queue.isEmpty())) { // until written, failed or out of time
         long left = until - System.nanoTime();
         if (left <= 0) {
           return;

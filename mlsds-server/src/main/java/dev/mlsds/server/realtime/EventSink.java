@@ -25,10 +25,10 @@ interface EventSink {
   /** The stream is ending for a reason the client must know (WebSocket: an error frame; SSE has none). */
   default void error(String error, String message) throws IOException {}
 
-  /** Frames queued or being written. */
+  /** Frames queued behind the write in flight. */
   int pendingFrames();
 
-  /** Bytes queued or being written. */
+  /** Bytes queued behind the write in flight. */
   long pendingBytes();
 
   /** Blocks until at most {@code bytes} are pending (the client's pace); fails if the client is gone or stuck. */
