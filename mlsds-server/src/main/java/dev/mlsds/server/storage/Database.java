@@ -43,7 +43,22 @@ public final class Database implements AutoCloseable {
     this.dataSource = dataSource;
     this.dialect = dialect;
     this.url = url;
-    this.jdbi = Jdbi.create(dataSource);
+    this.jdbi = Jdbi.create(() -> connection(dataSource));
+  }
+
+  /**
+   * A pooled connection. Once the pool is closed (the node is shutting down and a request outlived the
+   * drain) the failure is a transient connection fault, so the request gets 503 {@code Unavailable}, not 500.
+   */
+  private static Connection connection(HikariDataSource pool) throws SQLException {
+    try {
+      return pool.getConnection();
+    } catch (SQLException e) {
+      if (pool.isClosed()) {
+        throw new java.sql.SQLTransientConnectionException("the node is shutting down", e);
+      }
+      throw e;
+    }
   }
 
   /** Opens a pool on {@code jdbcUrl} (creating the SQLite file's folder if needed); does not migrate. */
