@@ -100,7 +100,7 @@ public final class ConvoService {
         ? parseBundle(in.groupId(), in.commit(), in.welcome(), in.groupInfo(), in.initialMembers()) : null;
     Welcome seedWelcome = seedAdd ? MlsInput.welcome(in.welcome(), "welcome") : null;
     long now = clock.millis();
-    ConvoView view = withConflictCount(() -> db.inTransaction(h -> {
+    ConvoView view = withConflictCount(() -> db.inTransactionReplying(h -> {
       quotas.checkOpenConvos(h, caller);
       String name = in.metadata() == null ? null : in.metadata().name();
       String description = in.metadata() == null ? null : in.metadata().description();
@@ -126,7 +126,7 @@ public final class ConvoService {
   public AddMembers.Output addMembers(Did caller, AddMembers.Input in) {
     Bundle parsed = parseBundle(in.convoId(), in.commit(), in.welcome(), in.groupInfo(), in.didList());
     long now = clock.millis();
-    AddMembers.Output out = withConflictCount(() -> db.inTransaction(h -> {
+    AddMembers.Output out = withConflictCount(() -> db.inTransactionReplying(h -> {
       ConvoStore.Convo convo = convos.lock(h, in.convoId());
       ConvoStore.Member me = convos.requireActiveMember(h, in.convoId(), caller);
       if (convo.adminOnlyAdds() && !me.isAdmin()) {
@@ -275,7 +275,7 @@ public final class ConvoService {
     }
     GroupInfo gi = in.groupInfo() == null ? null : MlsInput.groupInfo(in.groupInfo(), in.convoId(), "groupInfo");
     long now = clock.millis();
-    RemoveMember.Output out = withConflictCount(() -> db.inTransaction(h -> {
+    RemoveMember.Output out = withConflictCount(() -> db.inTransactionReplying(h -> {
       ConvoStore.Convo convo = convos.lock(h, in.convoId());
       ConvoStore.Member me = convos.requireActiveMember(h, in.convoId(), caller);
       ConvoStore.Member target = convos.member(h, in.convoId(), in.targetDid())
@@ -330,7 +330,7 @@ public final class ConvoService {
 
   public Conversations.LeaveConvo.Output leaveConvo(Did caller, ConvoId convoId) {
     long now = clock.millis();
-    long epoch = db.inTransaction(h -> {
+    Conversations.LeaveConvo.Output out = db.inTransactionReplying(h -> {
       ConvoStore.Convo convo = convos.lock(h, convoId);
       convos.requireActiveMember(h, convoId, caller);
       convos.deactivate(h, convoId, caller, now);
@@ -341,10 +341,10 @@ public final class ConvoService {
       } else {
         promoteIfNoAdmin(h, convoId);
       }
-      return convo.epoch();
+      return new Conversations.LeaveConvo.Output(true, convo.epoch());
     });
     notifier.convoChanged(convoId.value());
-    return new Conversations.LeaveConvo.Output(true, epoch);
+    return out;
   }
 
   /** The last admin gone: the longest-standing active member becomes admin. */
@@ -412,7 +412,7 @@ public final class ConvoService {
 
   public Conversations.UpdateGroupInfo.Output updateGroupInfo(Did caller, ConvoId id, byte[] groupInfo) {
     GroupInfo gi = MlsInput.groupInfo(groupInfo, id, "groupInfo");
-    return db.inTransaction(h -> {
+    return db.inTransactionReplying(h -> {
       ConvoStore.Convo convo = convos.lock(h, id);
       convos.requireActiveMember(h, id, caller);
       if (gi.cipherSuite() != convo.cipherSuite()) {
@@ -438,7 +438,7 @@ public final class ConvoService {
     }
     GroupInfo gi = groupInfo == null ? null : MlsInput.groupInfo(groupInfo, id, "groupInfo");
     long now = clock.millis();
-    var out = withConflictCount(() -> db.inTransaction(h -> {
+    var out = withConflictCount(() -> db.inTransactionReplying(h -> {
       ConvoStore.Convo convo = convos.lock(h, id);
       convos.requireActiveMember(h, id, caller);
       if (gi != null && gi.epoch() != commit.epoch() + 1) {
