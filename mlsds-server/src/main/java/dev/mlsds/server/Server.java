@@ -5,6 +5,7 @@ import dev.mlsds.server.limits.CpuPool;
 import dev.mlsds.server.limits.InFlight;
 import dev.mlsds.server.limits.LargeBodies;
 import dev.mlsds.server.limits.RateLimiter;
+import dev.mlsds.server.limits.TrustedProxies;
 import dev.mlsds.server.ops.Health;
 import dev.mlsds.server.ops.Maintenance;
 import dev.mlsds.server.ops.Metrics;
@@ -143,6 +144,12 @@ public final class Server implements AutoCloseable {
       cfg.jetty.host = config.bind();
       cfg.jetty.port = config.port();
       cfg.http.maxRequestSize = config.limits().messageMaxBytes() * 2;
+      // The client's address (per-address limits): X-Forwarded-For only from MLSDS_TRUSTED_PROXIES.
+      TrustedProxies proxies = config.bounds().proxies();
+      if (!proxies.isEmpty()) {
+        cfg.contextResolver.ip = ctx -> proxies.clientAddress(ctx.req().getRemoteAddr(),
+            java.util.Collections.list(ctx.req().getHeaders("X-Forwarded-For")));
+      }
       cfg.routes.before(this::beforeRequest);
       cfg.routes.after(this::afterRequest);
       cfg.routes.get("/health", ctx -> {
