@@ -87,7 +87,7 @@ public final class DeliveryService {
     if (ciphertext.length > limits.messageMaxBytes()) {
       throw new XrpcException(XrpcError.PayloadTooLarge, "message exceeds " + limits.messageMaxBytes() + " bytes");
     }
-    MlsInput.GroupMessage msg = MlsInput.groupMessage(ciphertext, id, "ciphertext");
+    MlsInput.GroupMessage msg = MlsInput.groupMessage(ciphertext, "ciphertext");
     if (epoch != null && epoch != msg.epoch()) {
       throw new XrpcException(XrpcError.InvalidMlsMessage,
           "epoch " + epoch + " does not match the message's own epoch " + msg.epoch());
@@ -104,6 +104,7 @@ public final class DeliveryService {
   private MessageView sendInTransaction(Handle h, Did caller, ConvoId id, MlsInput.GroupMessage msg, String msgId,
       long now) {
     ConvoStore.Convo convo = convos.lock(h, id);
+    convos.requireCurrentGroup(h, convo, msg.groupId(), "ciphertext");
     convos.requireActiveMember(h, convo, caller);
     if (msgId != null) {
       Optional<MessageView> previous = messages.byMsgId(h, id, caller, msgId);
@@ -230,7 +231,10 @@ public final class DeliveryService {
       if (toSentIn < fromSentIn) {
         return null;
       }
-      return messages.planCommits(h, id, fromSentIn, toSentIn, me.joinedSeq(), MAX_COMMITS, storage.pageMaxBytes());
+      // Epochs are those of the current MLS group: after a reset, its commits follow the reset's (reset_seq).
+      long resetSeq = convos.find(h, id).map(ConvoStore.Convo::resetSeq).orElse(0L);
+      return messages.planCommits(h, id, fromSentIn, toSentIn, Math.max(me.joinedSeq(), resetSeq), MAX_COMMITS,
+          storage.pageMaxBytes());
     });
     if (plan == null) {
       return new Delivery.GetCommits.Output(id.value(), List.of(), false);

@@ -22,7 +22,7 @@ import org.jdbi.v3.core.Handle;
  *       rolls back its own work; it then gets the first's result, or 409 {@code IdempotencyConflict}
  *       while the first is still finishing;</li>
  *   <li>where the work's transaction result is the reply ({@link Database#inTransactionReplying}: the
- *       procedures that write, sendMessage, createConvo, addMembers, removeMember, processExternalCommit,
+ *       procedures that write, sendMessage, createConvo, addMembers, removeMember, processExternalCommit, resetGroup,
  *       publishKeyPackages and the others listed in docs/RELIABILITY.md), the record is written with its
  *       reply in that transaction, so a retry after any crash gets the committed reply;</li>
  *   <li>otherwise the reply is stored in the statement right after the work's commit. If the node dies in

@@ -573,6 +573,44 @@ abstract class RealtimeStreamContract {
     assertThat(WsClient.open(wsUrl(ticket(alice), "&encoding=xml")).status()).isEqualTo(400);
   }
 
+  /** A group reset reaches every member's stream as groupResetEvent, over SSE and both WebSocket encodings. */
+  @Test
+  void aGroupResetReachesEveryMemberOnEveryTransport() {
+    TestUser alice = user();
+    TestUser bob = user();
+    Convo c = create(http, alice);
+    add(http, alice, c, bob);
+    WsClient.Opened ws = WsClient.open(wsUrl(ticket(bob), "&convoId=" + c.id()));
+    WsClient.Opened json = WsClient.open(wsUrl(ticket(bob), "&encoding=json&convoId=" + c.id()));
+    try (WsClient w = ws.client(); WsClient j = json.client(); SseClient s = stream(bob, "?convoId=" + c.id());
+        SseClient a = stream(alice, "?convoId=" + c.id())) {
+      byte[] g2 = RealtimeFixture.reset(http, alice, c, bob);
+      // (Claiming Bob's KeyPackage may also tell him, live, to publish more: not part of this.)
+      List<StreamEvent> sse = s.drain(QUIET).stream().filter(x -> !x.type().equals("keyPackagesLowEvent")).toList();
+      // The reset's commit, Bob's Welcome to the new group, then the reset itself.
+      assertThat(sse).extracting(StreamEvent::type).containsExactly("messageEvent", "welcomeEvent", "groupResetEvent");
+      JsonNode e = sse.get(2).data();
+      assertThat(e.get("convoId").asText()).isEqualTo(c.id());
+      assertThat(e.get("groupId").asText()).isEqualTo(java.util.HexFormat.of().formatHex(g2));
+      assertThat(e.get("previousGroupId").asText()).isEqualTo(c.id());
+      assertThat(e.get("epoch").asLong()).isEqualTo(1);
+      assertThat(e.get("resetSeq").asLong()).isEqualTo(sse.get(0).seq());
+      assertThat(e.get("resetBy").asText()).isEqualTo(alice.did().value());
+      assertThat(e.get("reason").asText()).isEqualTo("epoch 1 is unusable");
+      for (WsClient client : List.of(w, j)) {
+        List<StreamEvent> frames = new ArrayList<>();
+        while (frames.size() < sse.size()) {
+          StreamEvent f = client.next(WAIT);
+          if (!f.type().equals("keyPackagesLowEvent")) {
+            frames.add(f);
+          }
+        }
+        assertThat(frames).isEqualTo(sse);
+      }
+      assertThat(a.drain(QUIET)).extracting(StreamEvent::type).containsExactly("messageEvent", "groupResetEvent");
+    }
+  }
+
   @Test
   void aWebSocketThatLosesItsConversationEndsWithAnErrorFrame() {
     TestUser alice = user();
