@@ -155,11 +155,29 @@ public final class Database implements AutoCloseable {
    * first, so they queue in arrival order instead of sleeping in SQLite's busy handler.
    */
   public <R, X extends Exception> R inTransaction(HandleCallback<R, X> callback) throws X {
+    return inTransaction(callback, false);
+  }
+
+  /**
+   * As {@link #inTransaction(HandleCallback)}, for a transaction whose result is the reply of the request
+   * that runs it (the object the handler returns, serialized as is): the participants get it inside the
+   * transaction, so the idempotency record stores the reply with the work it answers, and a crash right
+   * after the COMMIT cannot leave a committed call without its reply (a retry then gets that reply).
+   */
+  public <R, X extends Exception> R inTransactionReplying(HandleCallback<R, X> callback) throws X {
+    return inTransaction(callback, true);
+  }
+
+  private <R, X extends Exception> R inTransaction(HandleCallback<R, X> callback, boolean replying) throws X {
     List<Participant> participants = PARTICIPANTS.get();
     HandleCallback<R, X> work = participants == null || participants.isEmpty() ? callback : h -> {
       R result = callback.withHandle(h);
       for (Participant p : List.copyOf(participants)) {
-        p.join(h);
+        if (replying) {
+          p.join(h, result);
+        } else {
+          p.join(h);
+        }
       }
       return result;
     };
@@ -226,6 +244,14 @@ public final class Database implements AutoCloseable {
   public interface Participant {
     /** Runs inside the transaction, after its work; throwing rolls the whole transaction back. */
     void join(Handle h);
+
+    /**
+     * As {@link #join(Handle)}, in a transaction run by {@link #inTransactionReplying}: {@code reply} is what
+     * the request will answer if this transaction commits.
+     */
+    default void join(Handle h, Object reply) {
+      join(h);
+    }
   }
 
   private static final ThreadLocal<List<Participant>> PARTICIPANTS = new ThreadLocal<>();
