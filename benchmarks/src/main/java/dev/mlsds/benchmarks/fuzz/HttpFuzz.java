@@ -448,7 +448,9 @@ public final class HttpFuzz {
     if (method.equals("getKeyPackages")) {
       long now = System.currentTimeMillis();
       for (JsonNode k : j.path("keyPackages")) {
-        if (k.path("lastResort").asBoolean(false)) {
+        // Last-resort KeyPackages are shared; asking for one's own DID is a view that reserves nothing
+        // (docs/keypackages.md): neither is a handout.
+        if (k.path("lastResort").asBoolean(false) || k.path("did").asText().equals(world.users.get(req.caller()).did())) {
           continue;
         }
         String ref = k.path("keyPackageRef").asText();

@@ -138,6 +138,22 @@ class XrpcHttpTest {
     assertThat(r.error()).isEqualTo("PayloadTooLarge");
   }
 
+  /** Regression (HTTP fuzzer): an illegal or unknown charset in Content-Type was a 500 from the servlet's parser. */
+  @Test
+  void aBadCharsetInContentTypeIsNotA500() {
+    for (String ct : new String[] {"application/json; charset=@", "application/json; charset=x-no-such-charset",
+        "application/json; charset=\"\"", "text/plain; charset=@"}) {
+      HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/xrpc/test.echoBytes"))
+          .header("Authorization", "Bearer " + ALICE).header("Content-Type", ct)
+          .POST(HttpRequest.BodyPublishers.ofString("{\"data\":{\"$bytes\":\"AQI\"}}")).build();
+      var r = http.send(req);
+      assertThat(r.status()).as(ct + ": " + r.body()).isIn(200, 400);
+      if (ct.startsWith("text/")) {
+        assertThat(r.error()).isEqualTo("InvalidRequest");
+      }
+    }
+  }
+
   @Test
   void unexpectedExceptionsAreGeneric500WithRequestIdAndNoInternals() {
     var r = http.post("/xrpc/test.fail", ALICE, "{}");
