@@ -7,13 +7,13 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The short HTTP fuzzing run of the normal suite (docs/RELIABILITY.md): a real node in its own process on each
- * backend, lexicon-driven valid and mutated requests ({@code -Dmlsds.fuzz.requests}, default 20,000 per backend),
+ * backend, lexicon-driven valid and mutated requests ({@code -Dmlsds.fuzz.requests}, default 5,000 per backend),
  * then no 5xx, nothing over the deadline, no dropped connection, the node still ready, the database invariants
  * intact. A failure names the seed (replay with {@code benchmarks/run fuzz --seed}) and leaves every failing
  * request, byte for byte, and the server log under {@code benchmarks/target/fuzz}.
  */
 class HttpFuzzIT {
-  static final long REQUESTS = Long.getLong("mlsds.fuzz.requests", 20_000);
+  static final long REQUESTS = Long.getLong("mlsds.fuzz.requests", 5_000);
 
   static HttpFuzz.Options options(String backend) {
     HttpFuzz.Options d = HttpFuzz.Options.defaults(backend, REQUESTS);
