@@ -114,6 +114,15 @@ public final class Main implements Runnable {
         description = "SQLite synchronous mode: FULL or NORMAL (MLSDS_SQLITE_SYNCHRONOUS)")
     String sqliteSynchronous;
 
+    @Option(names = "--trusted-proxies", defaultValue = "${env:MLSDS_TRUSTED_PROXIES}", split = ",",
+        description = "addresses or CIDR blocks of reverse proxies whose X-Forwarded-For names the client; "
+            + "default none: the header is ignored (MLSDS_TRUSTED_PROXIES)")
+    List<String> trustedProxies;
+
+    @Option(names = "--database-pool-size", defaultValue = "${env:MLSDS_DATABASE_POOL_SIZE:-0}",
+        description = "database connections per node, 0 = 16 on PostgreSQL, 8 on SQLite (MLSDS_DATABASE_POOL_SIZE)")
+    int databasePoolSize;
+
     @Option(names = "--page-max-bytes", defaultValue = "${env:MLSDS_PAGE_MAX_BYTES:-8388608}",
         description = "bytes of MLS data per getMessages/getCommits page (MLSDS_PAGE_MAX_BYTES)")
     long pageMaxBytes;
@@ -187,7 +196,10 @@ public final class Main implements Runnable {
           .withInFlightPerCaller(inFlightPerCaller)
           .withDid(didFetchConcurrency, didFailuresPerAddressPerMinute, b.didNegativeCacheSize())
           .withMinFreeDiskBytes(minFreeDiskMb * 1024 * 1024)
-          .withSqliteSynchronous(sqliteSynchronous.trim().toUpperCase(java.util.Locale.ROOT));
+          .withSqliteSynchronous(sqliteSynchronous.trim().toUpperCase(java.util.Locale.ROOT))
+          .withTrustedProxies(trustedProxies == null ? List.of()
+              : trustedProxies.stream().map(String::trim).filter(t -> !t.isEmpty()).toList())
+          .withDatabasePoolSize(databasePoolSize);
     }
 
     /** The configuration, or null after printing the one-line reason it is refused. */

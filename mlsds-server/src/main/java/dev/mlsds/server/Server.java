@@ -7,6 +7,7 @@ import dev.mlsds.server.limits.SlowClients;
 import dev.mlsds.server.limits.InFlight;
 import dev.mlsds.server.limits.LargeBodies;
 import dev.mlsds.server.limits.RateLimiter;
+import dev.mlsds.server.limits.TrustedProxies;
 import dev.mlsds.server.ops.Health;
 import dev.mlsds.server.ops.Maintenance;
 import dev.mlsds.server.ops.Metrics;
@@ -160,6 +161,12 @@ public final class Server implements AutoCloseable {
       cfg.http.maxRequestSize = config.limits().messageMaxBytes() * 2;
       cfg.jetty.modifyServer(s -> s.setErrorHandler(new JettyErrors()));
       slowClients = SlowClients.install(cfg, http, config.bind(), config.port());
+      // The client's address (per-address limits): X-Forwarded-For only from MLSDS_TRUSTED_PROXIES.
+      TrustedProxies proxies = config.bounds().proxies();
+      if (!proxies.isEmpty()) {
+        cfg.contextResolver.ip = ctx -> proxies.clientAddress(ctx.req().getRemoteAddr(),
+            java.util.Collections.list(ctx.req().getHeaders("X-Forwarded-For")));
+      }
       cfg.routes.before(this::beforeRequest);
       cfg.routes.after(this::afterRequest);
       cfg.routes.get("/health", ctx -> {

@@ -50,7 +50,7 @@ public final class Wiring {
   public static Server build(Config config, Clock clock, RealtimeSettings realtime) {
     Metrics metrics = new Metrics();
     Database db = Database.open(config.validate().effectiveDatabaseUrl(), metrics.registry(),
-        config.bounds().sqliteSynchronous());
+        config.bounds().sqliteSynchronous(), config.bounds().databasePoolSize());
     JtiStore jtis = new JtiStore(db, clock);
     RateLimits rateLimits = new RateLimits(config.limits(), config.storage(), clock);
     Quotas quotas = new Quotas(config.storage());

@@ -77,15 +77,25 @@ public final class SendMessageBench {
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   record Options(String backend, int senders, boolean oneConvo, int seconds, int warmup, int maxRate,
-      int threads, String serverJvmOpts, String jfr, boolean skipCeilings, String jar) {
+      int threads, String serverJvmOpts, String jfr, boolean skipCeilings, String jar, int rate,
+      List<Integer> poolSizes) {
     int convos() {
       return oneConvo ? 1 : senders;
     }
+
+    /** Tokens are signed for this many requests per second: the closed loop's cap, or the open loop's rate. */
+    int tokenRate(String phase) {
+      return rate > 0 && phase.equals("measure") ? rate + rate / 20 + 1 : maxRate;
+    }
   }
 
-  /** What one wrk run reported, plus the CPU the target and wrk used in it. */
+  /**
+   * What one wrk (closed-loop) or {@link OpenLoopLoad} run reported, plus the CPU the target and the
+   * generator used in it. Open loop: latencies count from each request's scheduled time; {@code dropped}
+   * requests could not even be queued (the server fell more than 2 s behind the rate).
+   */
   record WrkResult(long requests, long errors, double seconds, double p50Ms, double p90Ms, double p99Ms,
-      double maxMs, double targetCpuMs, double clientCpuMs) {
+      double maxMs, double targetCpuMs, double clientCpuMs, long dropped) {
     double rps() {
       return (requests - errors) / seconds;
     }
@@ -113,6 +123,8 @@ public final class SendMessageBench {
     Map<String, String> m = new LinkedHashMap<>(Map.of("--backend", "sqlite", "--senders", "64", "--convos", "many",
         "--seconds", "15", "--warmup", "5", "--max-rate", "4000", "--threads", "2", "--server-jvm-opts", "",
         "--jfr", "", "--skip-ceilings", "false"));
+    m.put("--rate", "0");
+    m.put("--pool-sizes", "");
     m.put("--jar", "benchmarks/target/benchmarks.jar");
     for (int i = 0; i < args.length; i++) {
       String a = args[i];
@@ -125,8 +137,8 @@ public final class SendMessageBench {
       }
       if (!m.containsKey(a) || i + 1 >= args.length) {
         throw new IllegalArgumentException("usage: sendmessage --backend postgres|sqlite --senders N --convos one|many"
-            + " --seconds S [--warmup S] [--max-rate R] [--threads T] [--server-jvm-opts '...'] [--jfr FILE]"
-            + " [--skip-ceilings]; unknown or incomplete: " + a);
+            + " --seconds S [--warmup S] [--max-rate R] [--rate R] [--pool-sizes 8,16,32] [--threads T]"
+            + " [--server-jvm-opts '...'] [--jfr FILE] [--skip-ceilings]; unknown or incomplete: " + a);
       }
       m.put(a, args[++i]);
     }
@@ -141,7 +153,9 @@ public final class SendMessageBench {
     }
     return new Options(backend, senders, m.get("--convos").equals("one"), seconds, Integer.parseInt(m.get("--warmup")),
         Integer.parseInt(m.get("--max-rate")), Math.min(senders, Integer.parseInt(m.get("--threads"))),
-        m.get("--server-jvm-opts"), m.get("--jfr"), Boolean.parseBoolean(m.get("--skip-ceilings")), m.get("--jar"));
+        m.get("--server-jvm-opts"), m.get("--jfr"), Boolean.parseBoolean(m.get("--skip-ceilings")), m.get("--jar"),
+        Integer.parseInt(m.get("--rate")), m.get("--pool-sizes").isBlank() ? List.of()
+            : Arrays.stream(m.get("--pool-sizes").split(",")).map(String::trim).map(Integer::parseInt).toList());
   }
 
   String run() throws Exception {
@@ -162,27 +176,54 @@ public final class SendMessageBench {
 
     WrkResult ceiling = null;
     Double dbTps = null;
+    Double noNotifyTps = null;
     if (!o.skipCeilings()) {
       ceiling = httpCeiling(lua);
-      dbTps = o.backend().equals("postgres") ? pgbench(users) : jdbcLoop(users);
-    }
-
-    String dbName = null;
-    String url;
-    if (o.backend().equals("postgres")) {
-      dbName = createPgDatabase("srv");
-      url = "jdbc:postgresql://127.0.0.1:5432/" + dbName + "?user=postgres";
-    } else {
-      url = "jdbc:sqlite:" + work.resolve("server/mlsds.db");
-    }
-    WrkResult r;
-    try {
-      r = measureServer(url, users, lua);
-    } finally {
-      if (dbName != null) {
-        dropPgDatabase(dbName);
+      dbTps = o.backend().equals("postgres") ? pgbench(users, true) : jdbcLoop(users);
+      if (o.backend().equals("postgres")) {
+        // The same transaction without the realtime trigger's NOTIFY: what the in-transaction NOTIFY costs.
+        noNotifyTps = pgbench(users, false);
       }
     }
+
+    // One server run per pool size (0: the server's default), each on a fresh database.
+    List<Integer> pools = o.poolSizes().isEmpty() ? List.of(0) : o.poolSizes();
+    List<Map<String, Object>> sweep = new ArrayList<>();
+    WrkResult r = null;
+    int bestPool = 0;
+    for (int pool : pools) {
+      String dbName = null;
+      String url;
+      if (o.backend().equals("postgres")) {
+        dbName = createPgDatabase("srv");
+        url = "jdbc:postgresql://127.0.0.1:5432/" + dbName + "?user=postgres";
+      } else {
+        url = "jdbc:sqlite:" + work.resolve("server-" + pool + "/mlsds.db");
+      }
+      WrkResult one;
+      try {
+        one = measureServer(url, users, lua, pool);
+      } finally {
+        if (dbName != null) {
+          dropPgDatabase(dbName);
+        }
+      }
+      Map<String, Object> e = new LinkedHashMap<>();
+      e.put("poolSize", pool == 0 ? (o.backend().equals("postgres") ? 16 : 8) : pool);
+      e.put("reqPerSec", round(one.rps()));
+      e.put("p50Ms", round(one.p50Ms()));
+      e.put("p99Ms", round(one.p99Ms()));
+      e.put("errors", one.errors());
+      e.put("serverCpuMsPerReq", round(one.targetCpuMs() / Math.max(1, one.requests())));
+      sweep.add(e);
+      if (r == null || one.rps() > r.rps()) {
+        r = one;
+        bestPool = (Integer) e.get("poolSize");
+      }
+    }
+    out.put("mode", o.rate() > 0 ? "open-loop" : "closed-loop");
+    out.put("rate", o.rate() > 0 ? o.rate() : null);
+    out.put("poolSize", bestPool);
     out.put("reqPerSec", round(r.rps()));
     out.put("p50Ms", round(r.p50Ms()));
     out.put("p90Ms", round(r.p90Ms()));
@@ -190,7 +231,9 @@ public final class SendMessageBench {
     out.put("maxMs", round(r.maxMs()));
     out.put("requests", r.requests());
     out.put("errors", r.errors());
+    out.put("dropped", o.rate() > 0 ? r.dropped() : null);
     out.put("pgbenchTps", o.backend().equals("postgres") ? round(dbTps) : null);
+    out.put("pgbenchNoNotifyTps", round(noNotifyTps));
     out.put("jdbcLoopTps", o.backend().equals("sqlite") ? round(dbTps) : null);
     out.put("httpCeilingRps", ceiling == null ? null : round(ceiling.rps()));
     out.put("ratioToPgbench", dbTps == null ? null : round(r.rps() / dbTps));
@@ -200,6 +243,10 @@ public final class SendMessageBench {
     out.put("clientCpuMsPerReq", round(r.clientCpuMs() / Math.max(1, r.requests())));
     out.put("httpCeilingCpuMsPerReq", ceiling == null ? null
         : round(ceiling.targetCpuMs() / Math.max(1, ceiling.requests())));
+    out.put("loadAvg1m", loadAverage());
+    if (sweep.size() > 1) {
+      out.put("poolSweep", sweep);
+    }
     return JSON.writeValueAsString(out);
   }
 
@@ -213,7 +260,7 @@ public final class SendMessageBench {
     // The endpoint ignores tokens: unsigned stand-ins of the same length do.
     String fake = "x".repeat(DevIdentity.generate(KeyType.P256).token(AUD, NSID).length());
     for (String phase : List.of("warmup", "measure")) {
-      int perThread = tokensPerThread(phase.equals("warmup") ? o.warmup() : o.seconds());
+      int perThread = tokensPerThread("warmup", phase.equals("warmup") ? o.warmup() : o.seconds());
       for (int t = 0; t < o.threads(); t++) {
         try (Writer w = Files.newBufferedWriter(work.resolve("reqs-" + phase + "-" + t + ".txt"))) {
           for (int k = 0; k < perThread; k++) {
@@ -232,8 +279,12 @@ public final class SendMessageBench {
 
   // ---- Database ceilings ----
 
-  /** pgbench with sendMessage's statements at the same concurrency; returns its tps. */
-  double pgbench(List<DevIdentity> users) throws Exception {
+  /**
+   * pgbench with sendMessage's statements at the same concurrency; returns its tps. {@code notify}: with the
+   * realtime triggers of the migrated schema (each message insert calls pg_notify, as on the server); without,
+   * they are disabled on this scratch database.
+   */
+  double pgbench(List<DevIdentity> users, boolean notify) throws Exception {
     String db = createPgDatabase("pgb");
     try {
       String url = "jdbc:postgresql://127.0.0.1:5432/" + db + "?user=postgres";
@@ -242,20 +293,27 @@ public final class SendMessageBench {
       }
       try (Connection c = DriverManager.getConnection(url)) {
         insertConvos(c, users);
+        if (!notify) {
+          try (Statement st = c.createStatement()) {
+            st.execute("ALTER TABLE messages DISABLE TRIGGER messages_wake");
+          }
+        }
       }
       String data = HexFormat.of().formatHex(SendMessageLoad.privateMessage(groupId(0), MESSAGE_BYTES));
+      // The statements of the server's sendMessage transaction: the conversation row lock, the token's jti
+      // record, the membership, the sender's quota, the next seq, the message.
       String script = """
           \\set cid %d + :client_id %% %d
           SELECT creator_did AS did, epoch FROM convos WHERE id = :cid FOR UPDATE \\gset
-          SELECT id, creator_did, cipher_suite, epoch, latest_seq, closed FROM convos WHERE id = :cid;
-          SELECT convo_id, did, role, active FROM members WHERE convo_id = :cid AND did = :did;
-          UPDATE convos SET latest_seq = latest_seq + 1, last_message_at = 1 WHERE id = :cid;
-          SELECT latest_seq AS seq FROM convos WHERE id = :cid \\gset
+          INSERT INTO auth_jti (issuer, jti, keep_until) VALUES (:did, md5(random()::text), 9000000000000) ON CONFLICT (issuer, jti) DO UPDATE SET keep_until = excluded.keep_until WHERE auth_jti.keep_until < 1;
+          SELECT convo_id, did, role, active, joined_at, joined_seq, left_at FROM members WHERE convo_id = :cid AND did = :did;
+          INSERT INTO storage_usage (did, bytes, messages) VALUES (:did, 1024, 1) ON CONFLICT (did) DO UPDATE SET bytes = storage_usage.bytes + 1024, messages = storage_usage.messages + 1 RETURNING bytes, messages;
+          UPDATE convos SET latest_seq = latest_seq + 1, last_message_at = 1 WHERE id = :cid RETURNING latest_seq AS seq \\gset
           INSERT INTO messages (convo_id, seq, id, sender_did, epoch, content_type, data, msg_id, created_at) VALUES (:cid, :seq, md5(random()::text), :did, :epoch, 'application', decode(:data, 'hex'), NULL, 1);
           """.formatted(CONVO_BASE, o.convos());
       Path f = work.resolve("sendmessage.pgbench");
       Files.writeString(f, "BEGIN;\n" + script + "COMMIT;\n");
-      progress("pgbench: sendMessage's transaction, %d clients", o.senders());
+      progress("pgbench: sendMessage's transaction, %d clients%s", o.senders(), notify ? "" : ", without NOTIFY");
       List<String> cmd = List.of("pgbench", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-n", "-M", "prepared",
           "-c", String.valueOf(o.senders()), "-j", String.valueOf(o.threads()), "-T", String.valueOf(o.seconds()),
           "-D", "data=" + data, "-f", f.toString(), db);
@@ -298,13 +356,16 @@ public final class SendMessageBench {
       insertConvos(c, users);
       c.setAutoCommit(false);
       PreparedStatement lock = c.prepareStatement("SELECT creator_did, epoch FROM convos WHERE id = ?");
-      PreparedStatement find = c.prepareStatement(
-          "SELECT id, creator_did, cipher_suite, epoch, latest_seq, closed FROM convos WHERE id = ?");
-      PreparedStatement member = c.prepareStatement(
-          "SELECT convo_id, did, role, active FROM members WHERE convo_id = ? AND did = ?");
+      PreparedStatement jti = c.prepareStatement("INSERT INTO auth_jti (issuer, jti, keep_until) VALUES (?, ?, "
+          + "9000000000000) ON CONFLICT (issuer, jti) DO UPDATE SET keep_until = excluded.keep_until "
+          + "WHERE auth_jti.keep_until < 1");
+      PreparedStatement member = c.prepareStatement("SELECT convo_id, did, role, active, joined_at, joined_seq, "
+          + "left_at FROM members WHERE convo_id = ? AND did = ?");
+      PreparedStatement quota = c.prepareStatement("INSERT INTO storage_usage (did, bytes, messages) VALUES (?, 1024, 1)"
+          + " ON CONFLICT (did) DO UPDATE SET bytes = storage_usage.bytes + 1024,"
+          + " messages = storage_usage.messages + 1 RETURNING bytes, messages");
       PreparedStatement next = c.prepareStatement(
-          "UPDATE convos SET latest_seq = latest_seq + 1, last_message_at = ? WHERE id = ?");
-      PreparedStatement seq = c.prepareStatement("SELECT latest_seq FROM convos WHERE id = ?");
+          "UPDATE convos SET latest_seq = latest_seq + 1, last_message_at = ? WHERE id = ? RETURNING latest_seq");
       PreparedStatement insert = c.prepareStatement("""
           INSERT INTO messages (convo_id, seq, id, sender_did, epoch, content_type, data, msg_id, created_at)
           VALUES (?, ?, ?, ?, ?, 'application', ?, NULL, ?)""");
@@ -331,22 +392,24 @@ public final class SendMessageBench {
           did = rs.getString(1);
           epoch = rs.getLong(2);
         }
-        find.setString(1, cid);
-        try (ResultSet rs = find.executeQuery()) {
-          rs.next();
-        }
+        random.nextBytes(id);
+        jti.setString(1, did);
+        jti.setString(2, HexFormat.of().formatHex(id));
+        jti.executeUpdate();
         member.setString(1, cid);
         member.setString(2, did);
         try (ResultSet rs = member.executeQuery()) {
           rs.next();
         }
+        quota.setString(1, did);
+        try (ResultSet rs = quota.executeQuery()) {
+          rs.next();
+        }
         long millis = System.currentTimeMillis();
         next.setLong(1, millis);
         next.setString(2, cid);
-        next.executeUpdate();
         long s;
-        seq.setString(1, cid);
-        try (ResultSet rs = seq.executeQuery()) {
+        try (ResultSet rs = next.executeQuery()) {
           rs.next();
           s = rs.getLong(1);
         }
@@ -386,7 +449,7 @@ public final class SendMessageBench {
 
   // ---- The server ----
 
-  WrkResult measureServer(String url, List<DevIdentity> users, Path lua) throws Exception {
+  WrkResult measureServer(String url, List<DevIdentity> users, Path lua, int poolSize) throws Exception {
     int port = freePort();
     List<String> cmd = new ArrayList<>(List.of(java()));
     if (!o.serverJvmOpts().isBlank()) {
@@ -400,13 +463,15 @@ public final class SendMessageBench {
     env.put("MLSDS_PROFILE", "dev");
     env.put("MLSDS_BIND", "127.0.0.1");
     env.put("MLSDS_PORT", String.valueOf(port));
-    env.put("MLSDS_DATA_DIR", work.resolve("server").toString());
     env.put("MLSDS_DATABASE_URL", url);
     env.put("MLSDS_SERVICE_DID", AUD);
     env.put("MLSDS_ALLOW_DID_KEY", "true");
     env.put("MLSDS_RATE_LIMIT_PER_MINUTE", String.valueOf(Integer.MAX_VALUE / 2));
     // "one conversation" sends as a single caller over many connections: lift the in-flight cap too.
     env.put("MLSDS_IN_FLIGHT_PER_CALLER", String.valueOf(Integer.MAX_VALUE / 2));
+    env.put("MLSDS_DATABASE_POOL_SIZE", String.valueOf(poolSize));
+    // Each run its own data folder (SQLite), so a pool sweep starts every run from an empty database.
+    env.put("MLSDS_DATA_DIR", work.resolve("server-" + poolSize).toString());
     Process p = spawn(cmd, env, "server");
     awaitReady(port, p);
     String base = "http://127.0.0.1:" + port + "/xrpc/blue.catbird.mls.";
@@ -415,16 +480,17 @@ public final class SendMessageBench {
           "{\"groupId\":\"" + convoId(c) + "\",\"cipherSuite\":\""
               + CipherSuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519.name() + "\"}");
     }
-    progress("signing tokens for %d s at up to %d req/s...", o.warmup() + o.seconds(), o.maxRate());
+    progress("signing tokens for %d s at up to %d req/s...", o.warmup() + o.seconds(), o.tokenRate("warmup"));
     long signStart = System.nanoTime();
-    signTokens(users, "warmup", tokensPerThread(o.warmup()));
-    signTokens(users, "measure", tokensPerThread(o.seconds()));
+    signTokens(users, "warmup", tokensPerThread("warmup", o.warmup()));
+    signTokens(users, "measure", tokensPerThread("measure", o.seconds()));
     progress("signed in %.1f s", (System.nanoTime() - signStart) / 1e9);
-    progress("sendMessage: %s, %d connections, %s", o.backend(), o.senders(),
-        o.oneConvo() ? "one conversation" : o.convos() + " conversations");
+    progress("sendMessage: %s, %d connections, %s, pool %s, %s", o.backend(), o.senders(),
+        o.oneConvo() ? "one conversation" : o.convos() + " conversations", poolSize == 0 ? "default" : poolSize,
+        o.rate() > 0 ? "open loop at " + o.rate() + " req/s" : "closed loop");
     WrkResult warm = wrk(lua, port, "warmup", o.warmup(), p.pid());
     progress("warm-up: %.0f req/s, %d errors", warm.rps(), warm.errors());
-    WrkResult r = wrk(lua, port, "measure", o.seconds(), p.pid());
+    WrkResult r = o.rate() > 0 ? openLoop(port, "measure", o.seconds(), p.pid()) : wrk(lua, port, "measure", o.seconds(), p.pid());
     progress("sendMessage: %.0f req/s, p50 %.1f ms, p99 %.1f ms, %d errors, server CPU %.2f ms/req",
         r.rps(), r.p50Ms(), r.p99Ms(), r.errors(), r.targetCpuMs() / Math.max(1, r.requests()));
     if (r.errors() > 0) {
@@ -469,8 +535,8 @@ public final class SendMessageBench {
     return thread + o.threads() * (k % owned);
   }
 
-  int tokensPerThread(int seconds) {
-    return (int) Math.min(2_000_000L, (long) o.maxRate() * seconds / o.threads() + 1000);
+  int tokensPerThread(String phase, int seconds) {
+    return (int) Math.min(2_000_000L, (long) o.tokenRate(phase) * seconds / o.threads() + 1000);
   }
 
   void writeBodies() throws IOException {
@@ -528,7 +594,50 @@ public final class SendMessageBench {
     double secs = j.get("durationUs").asLong() / 1e6;
     return new WrkResult(j.get("requests").asLong(), errors, secs > 0 ? secs : wall, j.get("p50Us").asLong() / 1e3,
         j.get("p90Us").asLong() / 1e3, j.get("p99Us").asLong() / 1e3, j.get("maxUs").asLong() / 1e3,
-        (cpu1 - cpu0) * 1000.0 / TICKS_PER_SECOND, clientCpuMs);
+        (cpu1 - cpu0) * 1000.0 / TICKS_PER_SECOND, clientCpuMs, 0);
+  }
+
+  /** One {@link OpenLoopLoad} run in its own JVM at {@code --rate}, with the target's CPU time over it. */
+  WrkResult openLoop(int port, String phase, int seconds, long targetPid) throws Exception {
+    List<String> cmd = List.of(java(), "-XX:+UseSerialGC", "-Xmx512m", "-cp", o.jar(), OpenLoopLoad.class.getName(),
+        work.toString(), String.valueOf(port), "/xrpc/" + NSID, phase, String.valueOf(o.threads()),
+        String.valueOf(o.senders()), String.valueOf(o.rate()), String.valueOf(seconds));
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    children.add(p);
+    // The generator reads its tokens before the schedule starts: count the target's CPU from its first line.
+    long cpu0 = cpuTicks(targetPid);
+    String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    long cpu1 = cpuTicks(targetPid);
+    children.remove(p);
+    if (p.waitFor() != 0) {
+      throw new IllegalStateException("open-loop generator failed:\n" + text);
+    }
+    JsonNode j = null;
+    for (String line : text.split("\n")) {
+      if (line.startsWith("{\"requests\"")) {
+        j = JSON.readTree(line);
+      }
+    }
+    if (j == null) {
+      throw new IllegalStateException("no result line from the open-loop generator:\n" + text);
+    }
+    long errors = j.get("errors").asLong() + j.get("non2xx").asLong() + j.get("dropped").asLong();
+    // Throughput from the first scheduled request to the last answer: behind the rate, the drain counts too.
+    double secs = Math.max((double) j.get("scheduled").asLong() / j.get("rate").asDouble(),
+        j.get("durationUs").asLong() / 1e6);
+    return new WrkResult(j.get("requests").asLong() + j.get("dropped").asLong(), errors, secs,
+        j.get("p50Us").asLong() / 1e3, j.get("p90Us").asLong() / 1e3, j.get("p99Us").asLong() / 1e3,
+        j.get("maxUs").asLong() / 1e3, (cpu1 - cpu0) * 1000.0 / TICKS_PER_SECOND, j.get("clientCpuMs").asDouble(),
+        j.get("dropped").asLong());
+  }
+
+  /** The 1-minute load average, to note how busy the shared machine was. */
+  static Double loadAverage() {
+    try {
+      return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
   }
 
   /** Parses bash's {@code times} children line, e.g. {@code 0m1.230s 0m0.450s}, into ms. */

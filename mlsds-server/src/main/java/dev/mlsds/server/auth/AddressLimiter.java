@@ -16,8 +16,9 @@ import java.util.Map;
  * and valid tokens never spend anything. Bounded: at most {@value #MAX_ADDRESSES} buckets, idle ones
  * dropped after two minutes (by then they are full again).
  *
- * <p>Behind a reverse proxy every request has the proxy's address; set the rate to 0 there (it turns this
- * off) and limit per client at the proxy.
+ * <p>Behind a reverse proxy every connection comes from the proxy: list it in {@code MLSDS_TRUSTED_PROXIES}
+ * so that its {@code X-Forwarded-For} names the client ({@link dev.mlsds.server.limits.TrustedProxies}), or
+ * set the rate to 0 (it turns this off) and limit per client at the proxy.
  */
 final class AddressLimiter {
   private static final int MAX_ADDRESSES = 100_000;

@@ -48,6 +48,7 @@ public final class CommitPolicing {
   /** The commit paths of the API. */
   public enum Path {
     ADD_MEMBERS("addMembers", Set.of(Proposal.ADD)),
+    RESET_GROUP("resetGroup", Set.of(Proposal.ADD)),
     REMOVE_MEMBER("removeMember", Set.of(Proposal.REMOVE)),
     SEND_MESSAGE("sendMessage", Set.of(Proposal.UPDATE, Proposal.REMOVE, Proposal.PSK)),
     EXTERNAL_COMMIT("processExternalCommit", Set.of(Proposal.EXTERNAL_INIT, Proposal.REMOVE, Proposal.PSK));
@@ -87,6 +88,15 @@ public final class CommitPolicing {
     if (policy == HandshakePolicy.PUBLIC) {
       rosters.replaceAll(h, id, LeafRoster.creator(creator));
     }
+  }
+
+  /**
+   * A group reset: the new group starts like a new conversation (under {@code public}, the resetting admin at
+   * leaf 0, exact from epoch 0); the old group's stored proposals are dropped.
+   */
+  public void reset(Handle h, ConvoId id, Did resetter, HandshakePolicy policy) {
+    rosters.purgeProposals(h, id);
+    created(h, id, resetter, policy);
   }
 
   /**
@@ -172,7 +182,7 @@ public final class CommitPolicing {
       }
     }
     switch (path) {
-      case ADD_MEMBERS -> {
+      case ADD_MEMBERS, RESET_GROUP -> {
         if (proposals.stream().noneMatch(r -> r.proposal() instanceof Proposal.Add)) {
           throw invalid(path.method + ": the commit adds no member");
         }
@@ -286,7 +296,7 @@ public final class CommitPolicing {
         if (path == Path.REMOVE_MEMBER && type != Proposal.REMOVE && type != Proposal.PSK && type != Proposal.UPDATE) {
           throw refused(path, type);
         }
-        if (path == Path.ADD_MEMBERS && in.proposal() instanceof Proposal.Add add) {
+        if ((path == Path.ADD_MEMBERS || path == Path.RESET_GROUP) && in.proposal() instanceof Proposal.Add add) {
           checkAdd(add.keyPackage(), suite, addDids, path.method);
         }
       }
@@ -411,7 +421,7 @@ public final class CommitPolicing {
   private static XrpcException refused(Path path, int type) {
     String hint = switch (type) {
       case Proposal.ADD -> " (add members with addMembers)";
-      case Proposal.REMOVE -> path == Path.ADD_MEMBERS ? " (remove members with removeMember)" : "";
+      case Proposal.REMOVE -> path == Path.ADD_MEMBERS || path == Path.RESET_GROUP ? " (remove members with removeMember)" : "";
       default -> "";
     };
     return invalid(path.method + ": a commit here may not carry a " + Proposal.typeName(type) + " proposal" + hint);

@@ -38,6 +38,18 @@ public final class Conversations {
     public record Output(boolean success, long newEpoch) {}
   }
 
+  public static final class ResetGroup {
+    /**
+     * {@code fromGroupId}/{@code fromEpoch}: the state the caller resets from (compare-and-set); {@code groupId}:
+     * the new MLS group; {@code didList}: the members re-added (the others are removed).
+     */
+    public record Input(ConvoId convoId, String fromGroupId, long fromEpoch, ConvoId groupId, List<Did> didList,
+        byte[] commit, byte[] welcome, byte[] groupInfo, String reason) {}
+
+    public record Output(boolean success, String groupId, long epoch, long resetSeq,
+        List<AddMembers.WelcomeRecipient> welcomeRecipients, List<Did> removed) {}
+  }
+
   public static final class LeaveConvo {
     /** {@code targetDid} null or the caller, and no commit: the caller leaves; else a removal (removeMember). */
     public record Input(ConvoId convoId, Did targetDid, byte[] commit) {}

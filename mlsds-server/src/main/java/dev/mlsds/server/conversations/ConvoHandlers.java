@@ -51,6 +51,18 @@ public final class ConvoHandlers {
           in.optString("targetDid").map(d -> Did.parse(d, "targetDid")).orElse(null), in.optBytes("commit").orElse(null));
       return service.leaveConvo(call.caller(), input);
     });
+    // POST /xrpc/blue.catbird.mls.resetGroup
+    router.procedure(NS + "resetGroup", call -> {
+      XrpcInput in = call.input();
+      long fromEpoch = in.optLong("fromEpoch").filter(e -> e >= 0)
+          .orElseThrow(() -> XrpcException.invalidRequest("'fromEpoch' must be the current epoch of the group being reset"));
+      var input = new Conversations.ResetGroup.Input(convoId(in),
+          ConvoId.parse(in.string("fromGroupId"), "fromGroupId").value(), fromEpoch,
+          ConvoId.parse(in.string("groupId"), "groupId"), in.list("didList", 1, maxMembers, n -> did(n, "didList")),
+          in.bytes("commit"), welcome(in).orElseThrow(() -> XrpcException.invalidRequest("missing required field 'welcome'")),
+          in.optBytes("groupInfo").orElse(null), in.optString("reason", 0, 512).orElse(null));
+      return service.resetGroup(call.caller(), input);
+    });
     // GET /xrpc/blue.catbird.mls.getConvos
     router.query(NS + "getConvos", call -> service.getConvos(call.caller(),
         (int) call.params().integer("limit", 1, 100, 50), call.params().opt("cursor").orElse(null)));

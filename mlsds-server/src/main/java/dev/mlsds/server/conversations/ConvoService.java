@@ -97,16 +97,17 @@ public final class ConvoService {
     // The 2025 client sends initialMembers and the Welcome but keeps the add commit to itself.
     boolean seedAdd = bundle && in.commit() == null;
     Bundle parsed = bundle && !seedAdd
-        ? parseBundle(in.groupId(), in.commit(), in.welcome(), in.groupInfo(), in.initialMembers()) : null;
+        ? parseBundle(in.groupId().value(), in.commit(), in.welcome(), in.groupInfo(), in.initialMembers()) : null;
     Welcome seedWelcome = seedAdd ? MlsInput.welcome(in.welcome(), "welcome") : null;
     long now = clock.millis();
-    ConvoView view = withConflictCount(() -> db.inTransaction(h -> {
+    ConvoView view = withConflictCount(() -> db.inTransactionReplying(h -> {
       quotas.checkOpenConvos(h, caller);
       String name = in.metadata() == null ? null : in.metadata().name();
       String description = in.metadata() == null ? null : in.metadata().description();
       HandshakePolicy policy = in.handshakePolicy() != null ? in.handshakePolicy() : integrity.defaultHandshakePolicy();
       boolean adminOnlyAdds = in.adminOnlyAdds() != null && in.adminOnlyAdds();
-      if (!convos.insert(h, in.groupId(), caller, in.cipherSuite(), name, description, policy, adminOnlyAdds, now)) {
+      if (convos.groupIdTaken(h, in.groupId().value())
+          || !convos.insert(h, in.groupId(), caller, in.cipherSuite(), name, description, policy, adminOnlyAdds, now)) {
         throw new XrpcException(XrpcError.ConvoExists, "a conversation with this groupId already exists");
       }
       policing.created(h, in.groupId(), caller, policy);
@@ -124,10 +125,11 @@ public final class ConvoService {
   }
 
   public AddMembers.Output addMembers(Did caller, AddMembers.Input in) {
-    Bundle parsed = parseBundle(in.convoId(), in.commit(), in.welcome(), in.groupInfo(), in.didList());
+    Bundle parsed = parseBundle(null, in.commit(), in.welcome(), in.groupInfo(), in.didList());
     long now = clock.millis();
-    AddMembers.Output out = withConflictCount(() -> db.inTransaction(h -> {
+    AddMembers.Output out = withConflictCount(() -> db.inTransactionReplying(h -> {
       ConvoStore.Convo convo = convos.lock(h, in.convoId());
+      requireCurrentGroup(h, convo, parsed.commit(), parsed.groupInfo());
       ConvoStore.Member me = convos.requireActiveMember(h, in.convoId(), caller);
       if (convo.adminOnlyAdds() && !me.isAdmin()) {
         throw new XrpcException(XrpcError.NotAdmin, "only admins may add members to this conversation");
@@ -142,13 +144,16 @@ public final class ConvoService {
   private record Bundle(MlsInput.GroupMessage commit, Welcome welcome, List<String> refs, GroupInfo groupInfo,
       byte[] groupInfoRaw, Set<Did> dids) {}
 
-  private Bundle parseBundle(ConvoId convo, byte[] commitBytes, byte[] welcomeBytes, byte[] groupInfoBytes, List<Did> dids) {
-    MlsInput.GroupMessage commit = MlsInput.commit(commitBytes, convo, "commit");
+  /** {@code group}: the MLS group the commit must be for (a new one), or null to check it under the lock. */
+  private Bundle parseBundle(String group, byte[] commitBytes, byte[] welcomeBytes, byte[] groupInfoBytes, List<Did> dids) {
+    MlsInput.GroupMessage commit = group == null ? MlsInput.commit(commitBytes, "commit")
+        : MlsInput.commit(commitBytes, new ConvoId(group), "commit");
     Welcome welcome = MlsInput.welcome(welcomeBytes, "welcome");
     List<String> refs = welcome.newMembers().stream().map(HexFormat.of()::formatHex).distinct().toList();
     GroupInfo gi = null;
     if (groupInfoBytes != null) {
-      gi = MlsInput.groupInfo(groupInfoBytes, convo, "groupInfo");
+      gi = group == null ? MlsInput.groupInfo(groupInfoBytes, "groupInfo")
+          : MlsInput.groupInfo(groupInfoBytes, new ConvoId(group), "groupInfo");
       if (gi.epoch() != commit.epoch() + 1) {
         throw new XrpcException(XrpcError.InvalidMlsMessage,
             "groupInfo is for epoch " + gi.epoch() + ", the commit creates epoch " + (commit.epoch() + 1));
@@ -159,6 +164,11 @@ public final class ConvoService {
 
   /** The add half of a commit bundle, on a locked conversation. */
   private AddMembers.Output applyAdd(Handle h, Did caller, ConvoStore.Convo convo, Bundle b, long now) {
+    return applyAdd(h, caller, convo, b, now, CommitPolicing.Path.ADD_MEMBERS);
+  }
+
+  private AddMembers.Output applyAdd(Handle h, Did caller, ConvoStore.Convo convo, Bundle b, long now,
+      CommitPolicing.Path path) {
     ConvoId id = new ConvoId(convo.id());
     if (b.welcome().cipherSuite() != convo.cipherSuite()) {
       throw new XrpcException(XrpcError.InvalidCipherSuite, "the Welcome's cipher suite " + b.welcome().cipherSuite()
@@ -169,8 +179,7 @@ public final class ConvoService {
       throw new XrpcException(XrpcError.WelcomeMismatch, "the Welcome's recipients are not the KeyPackages the commit adds");
     }
     List<AddMembers.WelcomeRecipient> recipients = recipients(h, caller, convo, b.welcome(), b.refs(), b.dids(), now);
-    CommitPolicing.Verdict verdict = policing.check(h, convo, caller, b.commit(), CommitPolicing.Path.ADD_MEMBERS,
-        b.dids(), null);
+    CommitPolicing.Verdict verdict = policing.check(h, convo, caller, b.commit(), path, b.dids(), null);
     var stored = log.acceptCommit(h, convo, caller, b.commit(), now);
     policing.accepted(h, convo, caller, verdict);
     long newEpoch = convo.epoch() + 1;
@@ -269,14 +278,15 @@ public final class ConvoService {
   }
 
   public RemoveMember.Output removeMember(Did caller, RemoveMember.Input in) {
-    MlsInput.GroupMessage commit = MlsInput.commit(in.commit(), in.convoId(), "commit");
+    MlsInput.GroupMessage commit = MlsInput.commit(in.commit(), "commit");
     if (commit.proposalsFullyVisible() && !commit.visibleProposalTypes().contains(Proposal.REMOVE)) {
       throw new XrpcException(XrpcError.InvalidMlsMessage, "commit: removes no member");
     }
-    GroupInfo gi = in.groupInfo() == null ? null : MlsInput.groupInfo(in.groupInfo(), in.convoId(), "groupInfo");
+    GroupInfo gi = in.groupInfo() == null ? null : MlsInput.groupInfo(in.groupInfo(), "groupInfo");
     long now = clock.millis();
-    RemoveMember.Output out = withConflictCount(() -> db.inTransaction(h -> {
+    RemoveMember.Output out = withConflictCount(() -> db.inTransactionReplying(h -> {
       ConvoStore.Convo convo = convos.lock(h, in.convoId());
+      requireCurrentGroup(h, convo, commit, gi);
       ConvoStore.Member me = convos.requireActiveMember(h, in.convoId(), caller);
       ConvoStore.Member target = convos.member(h, in.convoId(), in.targetDid())
           .orElseThrow(() -> XrpcException.invalidRequest("targetDid is not a member of this conversation"));
@@ -307,6 +317,82 @@ public final class ConvoService {
   }
 
   /**
+   * Group reset (docs/conversations.md, "Group reset"): an admin moves the conversation to a new MLS group.
+   * Compare-and-set on the state the caller resets from: {@code fromGroupId} must be the current group (a
+   * group an earlier reset replaced is 409 {@code GroupReset}) and {@code fromEpoch} its epoch (409
+   * {@code StaleEpoch}/{@code FutureEpoch}), so of a reset and a commit racing for one epoch, on any nodes,
+   * exactly one wins. The reset's commit is the new group's epoch-0 commit adding {@code didList} (current
+   * members only), checked as addMembers checks a bundle (KeyPackages, Welcome routing, policing under
+   * {@code public}); it is appended to the log, which stays readable. Open Welcomes of the old group are
+   * cancelled; members not re-added are removed; every member's stream gets a {@code groupResetEvent}.
+   */
+  public Conversations.ResetGroup.Output resetGroup(Did caller, Conversations.ResetGroup.Input in) {
+    Bundle parsed = parseBundle(in.groupId().value(), in.commit(), in.welcome(), in.groupInfo(), in.didList());
+    if (parsed.commit().epoch() != 0) {
+      throw new XrpcException(XrpcError.InvalidMlsMessage, "commit: a reset's commit is the new group's first "
+          + "(epoch 0), not epoch " + parsed.commit().epoch());
+    }
+    long now = clock.millis();
+    ConvoId id = in.convoId();
+    var out = withConflictCount(() -> db.inTransactionReplying(h -> {
+      ConvoStore.Convo convo = convos.lock(h, id);
+      ConvoStore.Member me = convos.requireActiveMember(h, convo, caller);
+      if (!me.isAdmin()) {
+        throw new XrpcException(XrpcError.NotAdmin, "only admins may reset the group");
+      }
+      convos.requireCurrentGroup(h, convo, in.fromGroupId(), "fromGroupId");
+      MessageLog.requireCurrentEpoch(convo, in.fromEpoch(), "fromEpoch");
+      if (convos.groupIdTaken(h, in.groupId().value())) {
+        throw new XrpcException(XrpcError.ConvoExists, "groupId " + in.groupId().value()
+            + " is already a conversation's or a group's id: a reset starts a group with a new id");
+      }
+      List<ConvoStore.Member> active = convos.activeMembers(h, List.of(id.value()));
+      Set<Did> activeDids = new LinkedHashSet<>();
+      active.forEach(m -> activeDids.add(m.did()));
+      for (Did did : parsed.dids()) {
+        if (!activeDids.contains(did)) {
+          throw XrpcException.invalidRequest("didList: " + did.value() + " is not a member; a reset re-adds members "
+              + "(add others with addMembers afterwards)");
+        }
+      }
+      welcomes.cancelAll(h, id);
+      if (!convos.reset(h, convo, in.groupId().value(), convo.handshakePolicy() == HandshakePolicy.PUBLIC ? 0L : null,
+          caller, now)) {
+        throw new IllegalStateException("the locked conversation changed under its row lock");
+      }
+      policing.reset(h, id, caller, convo.handshakePolicy());
+      AddMembers.Output added = applyAdd(h, caller, convos.lock(h, id), parsed, now, CommitPolicing.Path.RESET_GROUP);
+      ConvoStore.Convo after = convos.lock(h, id);
+      long resetSeq = after.latestSeq();
+      convos.setResetSeq(h, id, resetSeq);
+      List<Did> removed = new ArrayList<>();
+      for (Did did : activeDids) {
+        if (!did.equals(caller) && !parsed.dids().contains(did)) {
+          convos.deactivate(h, id, did, now);
+          welcomes.cancelFor(h, id, did);
+          events.append(h, id.value(), "membershipEvent", membership(id.value(), did, "removed", added.newEpoch()), null, now);
+          removed.add(did);
+        }
+      }
+      Map<String, Object> event = new LinkedHashMap<>();
+      event.put("convoId", id.value());
+      event.put("groupId", in.groupId().value());
+      event.put("previousGroupId", convo.groupId());
+      event.put("epoch", added.newEpoch());
+      event.put("resetSeq", resetSeq);
+      event.put("resetBy", caller.value());
+      if (in.reason() != null) {
+        event.put("reason", in.reason());
+      }
+      events.append(h, id.value(), "groupResetEvent", event, null, now);
+      return new Conversations.ResetGroup.Output(true, in.groupId().value(), added.newEpoch(), resetSeq,
+          added.welcomeRecipients(), removed);
+    }));
+    notifier.convoChanged(id.value());
+    return out;
+  }
+
+  /**
    * The 2025 client's leaveConvo: {@code {convoId}} leaves without a commit (the epoch does not move;
    * {@code newEpoch} is the current one); {@code targetDid} other than the caller, with a commit, is a
    * removeMember. A commit with no other target would remove its own committer, which RFC 9420 §12.4
@@ -330,7 +416,7 @@ public final class ConvoService {
 
   public Conversations.LeaveConvo.Output leaveConvo(Did caller, ConvoId convoId) {
     long now = clock.millis();
-    long epoch = db.inTransaction(h -> {
+    Conversations.LeaveConvo.Output out = db.inTransactionReplying(h -> {
       ConvoStore.Convo convo = convos.lock(h, convoId);
       convos.requireActiveMember(h, convoId, caller);
       convos.deactivate(h, convoId, caller, now);
@@ -341,10 +427,10 @@ public final class ConvoService {
       } else {
         promoteIfNoAdmin(h, convoId);
       }
-      return convo.epoch();
+      return new Conversations.LeaveConvo.Output(true, convo.epoch());
     });
     notifier.convoChanged(convoId.value());
-    return new Conversations.LeaveConvo.Output(true, epoch);
+    return out;
   }
 
   /** The last admin gone: the longest-standing active member becomes admin. */
@@ -411,9 +497,10 @@ public final class ConvoService {
   }
 
   public Conversations.UpdateGroupInfo.Output updateGroupInfo(Did caller, ConvoId id, byte[] groupInfo) {
-    GroupInfo gi = MlsInput.groupInfo(groupInfo, id, "groupInfo");
-    return db.inTransaction(h -> {
+    GroupInfo gi = MlsInput.groupInfo(groupInfo, "groupInfo");
+    return db.inTransactionReplying(h -> {
       ConvoStore.Convo convo = convos.lock(h, id);
+      requireCurrentGroup(h, convo, null, gi);
       convos.requireActiveMember(h, id, caller);
       if (gi.cipherSuite() != convo.cipherSuite()) {
         throw new XrpcException(XrpcError.InvalidMlsMessage, "groupInfo: cipher suite 0x"
@@ -431,15 +518,16 @@ public final class ConvoService {
    */
   public Conversations.ProcessExternalCommit.Output processExternalCommit(Did caller, ConvoId id, byte[] commitBytes,
       byte[] groupInfo) {
-    MlsInput.GroupMessage commit = MlsInput.commit(commitBytes, id, "commit");
+    MlsInput.GroupMessage commit = MlsInput.commit(commitBytes, "commit");
     if (commit.publicMessage() == null || commit.publicMessage().sender().type() != Sender.Type.NEW_MEMBER_COMMIT) {
       throw new XrpcException(XrpcError.InvalidMlsMessage,
           "commit: an external commit is a PublicMessage from sender type new_member_commit");
     }
-    GroupInfo gi = groupInfo == null ? null : MlsInput.groupInfo(groupInfo, id, "groupInfo");
+    GroupInfo gi = groupInfo == null ? null : MlsInput.groupInfo(groupInfo, "groupInfo");
     long now = clock.millis();
-    var out = withConflictCount(() -> db.inTransaction(h -> {
+    var out = withConflictCount(() -> db.inTransactionReplying(h -> {
       ConvoStore.Convo convo = convos.lock(h, id);
+      requireCurrentGroup(h, convo, commit, gi);
       convos.requireActiveMember(h, id, caller);
       if (gi != null && gi.epoch() != commit.epoch() + 1) {
         throw new XrpcException(XrpcError.InvalidMlsMessage, "groupInfo is not for the epoch the commit creates");
@@ -456,6 +544,16 @@ public final class ConvoService {
     }));
     notifier.convoChanged(id.value());
     return out;
+  }
+
+  /** The commit and GroupInfo (either may be null) must be for the locked conversation's current MLS group. */
+  private void requireCurrentGroup(Handle h, ConvoStore.Convo convo, MlsInput.GroupMessage commit, GroupInfo gi) {
+    if (commit != null) {
+      convos.requireCurrentGroup(h, convo, commit.groupId(), "commit");
+    }
+    if (gi != null) {
+      convos.requireCurrentGroup(h, convo, HexFormat.of().formatHex(gi.groupId()), "groupInfo");
+    }
   }
 
   /** The API view of one conversation (inside a transaction or handle). */
@@ -477,7 +575,7 @@ public final class ConvoService {
               devices.getOrDefault(c.id(), Map.of()).getOrDefault(m.did().value(), List.of())))
           .toList();
       Metadata md = c.name() == null && c.description() == null ? null : new Metadata(c.name(), c.description());
-      out.add(new ConvoView(c.id(), c.id(), c.creator(), mv, c.epoch(), suiteName(c.cipherSuite()),
+      out.add(new ConvoView(c.id(), c.groupId(), c.creator(), mv, c.epoch(), suiteName(c.cipherSuite()),
           Instant.ofEpochMilli(c.createdAt()), c.lastMessageAt() == null ? null : Instant.ofEpochMilli(c.lastMessageAt()), md,
           c.handshakePolicy().wireName(), c.adminOnlyAdds()));
     }

@@ -104,6 +104,65 @@ public final class ConvoStore {
         .bind("epoch", epoch).execute();
   }
 
+  // ---- group reset (docs/conversations.md, "Group reset") ----------------------------------------
+
+  private static final String RESET = """
+      UPDATE convos SET group_id = :group, epoch = 0, roster_epoch = :rosterEpoch, group_info = NULL,
+        group_info_epoch = NULL
+      WHERE id = :id AND COALESCE(group_id, id) = :from AND epoch = :epoch AND reset_seq = :resetSeq""";
+  private static final String GROUP_TAKEN = """
+      SELECT (SELECT COUNT(*) FROM convos WHERE id = :group OR group_id = :group)
+           + (SELECT COUNT(*) FROM convo_groups WHERE group_id = :group)""";
+
+  /**
+   * Compare-and-set from the locked state ({@code convo}'s group, epoch and reset seq) to a new MLS group at
+   * epoch 0; false if any of the three moved. The caller holds the row lock; the condition is the
+   * database-level guarantee, as for {@link #advanceEpoch}.
+   */
+  public boolean reset(Handle h, Convo convo, String newGroupId, Long rosterEpoch, Did by, long now) {
+    int n = h.createUpdate(RESET).bind("id", convo.id()).bind("group", newGroupId).bind("rosterEpoch", rosterEpoch)
+        .bind("from", convo.groupId()).bind("epoch", convo.epoch()).bind("resetSeq", convo.resetSeq()).execute();
+    if (n != 1) {
+      return false;
+    }
+    h.createUpdate("""
+        INSERT INTO convo_groups (group_id, convo_id, ended_seq, ended_at, reset_by)
+        VALUES (:group, :convo, :seq, :now, :by)""").bind("group", convo.groupId()).bind("convo", convo.id())
+        .bind("seq", convo.latestSeq()).bind("now", now).bind("by", by.value()).execute();
+    return true;
+  }
+
+  public void setResetSeq(Handle h, ConvoId id, long seq) {
+    h.createUpdate("UPDATE convos SET reset_seq = :seq WHERE id = :id").bind("id", id.value()).bind("seq", seq).execute();
+  }
+
+  /** True if {@code groupId} is a conversation's id, its current group or a group it ran on before. */
+  public boolean groupIdTaken(Handle h, String groupId) {
+    return h.createQuery(GROUP_TAKEN).bind("group", groupId).mapTo(Long.class).one() > 0;
+  }
+
+  /**
+   * {@code groupId} (read from MLS bytes in {@code field}) must be the conversation's current group: one it
+   * ran on before a reset is 409 {@code GroupReset} (naming the current group), any other 400 {@code WrongGroup}.
+   */
+  public void requireCurrentGroup(Handle h, Convo convo, String groupId, String field) {
+    if (groupId.equals(convo.groupId())) {
+      return;
+    }
+    boolean former = h.createQuery("SELECT COUNT(*) FROM convo_groups WHERE convo_id = :convo AND group_id = :group")
+        .bind("convo", convo.id()).bind("group", groupId).mapTo(Long.class).one() > 0;
+    if (former) {
+      throw groupReset(convo, field + " is for a group this conversation left when it was reset");
+    }
+    throw dev.mlsds.server.delivery.MlsInput.wrongGroup(groupId, convo.groupId(), field);
+  }
+
+  /** 409 {@code GroupReset}: the conversation now runs on {@code convo.groupId()} (body: groupId, resetSeq). */
+  public static XrpcException groupReset(Convo convo, String what) {
+    return new XrpcException(XrpcError.GroupReset, what + "; it now runs on group " + convo.groupId()
+        + " (join it with the Welcome from getWelcome)", Map.of("groupId", convo.groupId(), "resetSeq", convo.resetSeq()));
+  }
+
   public void setAdminOnlyAdds(Handle h, ConvoId id, boolean value) {
     h.createUpdate("UPDATE convos SET admin_only_adds = :v WHERE id = :id").bind("id", id.value()).bind("v", value)
         .execute();

@@ -29,7 +29,7 @@ public final class MlsInput {
   private MlsInput() {}
 
   /** A group message (PublicMessage or PrivateMessage) as the log stores it. */
-  public record GroupMessage(byte[] raw, long epoch, ContentType contentType, PublicMessage publicMessage) {
+  public record GroupMessage(byte[] raw, String groupId, long epoch, ContentType contentType, PublicMessage publicMessage) {
     public boolean isCommit() {
       return contentType == ContentType.COMMIT;
     }
@@ -76,29 +76,43 @@ public final class MlsInput {
     }
   }
 
-  /** Parses a PublicMessage or PrivateMessage for {@code convo}. */
+  /** Parses a PublicMessage or PrivateMessage for {@code convo}'s original group ({@code WrongGroup} otherwise). */
   public static GroupMessage groupMessage(byte[] bytes, ConvoId convo, String field) {
+    GroupMessage g = groupMessage(bytes, field);
+    requireGroup(g.groupId(), convo, field);
+    return g;
+  }
+
+  /**
+   * Parses a PublicMessage or PrivateMessage of any group: the caller checks {@link GroupMessage#groupId()}
+   * against the conversation's current group under its lock (a conversation's group changes on a reset).
+   */
+  public static GroupMessage groupMessage(byte[] bytes, String field) {
     MlsMessage m = decode(bytes, field);
     return switch (m) {
       case PublicMessage p -> {
-        requireGroup(p.groupId(), convo, field);
         if (p.contentType() == ContentType.APPLICATION) {
           throw invalid(field + ": application data must be a PrivateMessage (RFC 9420 §6)");
         }
         checkSender(p, field);
-        yield new GroupMessage(bytes, p.epoch(), p.contentType(), p);
+        yield new GroupMessage(bytes, HexFormat.of().formatHex(p.groupId()), p.epoch(), p.contentType(), p);
       }
-      case PrivateMessage p -> {
-        requireGroup(p.groupId(), convo, field);
-        yield new GroupMessage(bytes, p.epoch(), p.contentType(), null);
-      }
+      case PrivateMessage p -> new GroupMessage(bytes, HexFormat.of().formatHex(p.groupId()), p.epoch(),
+          p.contentType(), null);
       default -> throw invalid(field + ": expected a PublicMessage or PrivateMessage, got " + m.wireFormat().rfcName());
     };
   }
 
-  /** Parses a Commit for {@code convo}. */
+  /** Parses a Commit for {@code convo}'s original group. */
   public static GroupMessage commit(byte[] bytes, ConvoId convo, String field) {
-    GroupMessage g = groupMessage(bytes, convo, field);
+    GroupMessage g = commit(bytes, field);
+    requireGroup(g.groupId(), convo, field);
+    return g;
+  }
+
+  /** Parses a Commit of any group (see {@link #groupMessage(byte[], String)}). */
+  public static GroupMessage commit(byte[] bytes, String field) {
+    GroupMessage g = groupMessage(bytes, field);
     if (!g.isCommit()) {
       throw invalid(field + ": expected a Commit, got " + g.contentTypeName());
     }
@@ -117,13 +131,19 @@ public final class MlsInput {
     return w;
   }
 
-  /** Parses a GroupInfo for {@code convo}. */
+  /** Parses a GroupInfo for {@code convo}'s original group. */
   public static GroupInfo groupInfo(byte[] bytes, ConvoId convo, String field) {
+    GroupInfo g = groupInfo(bytes, field);
+    requireGroup(HexFormat.of().formatHex(g.groupId()), convo, field);
+    return g;
+  }
+
+  /** Parses a GroupInfo of any group (the caller checks its group under the conversation's lock). */
+  public static GroupInfo groupInfo(byte[] bytes, String field) {
     MlsMessage m = decode(bytes, field);
     if (!(m instanceof GroupInfo g)) {
       throw invalid(field + ": expected a GroupInfo, got " + m.wireFormat().rfcName());
     }
-    requireGroup(g.groupId(), convo, field);
     return g;
   }
 
@@ -149,11 +169,15 @@ public final class MlsInput {
     }
   }
 
-  private static void requireGroup(byte[] groupId, ConvoId convo, String field) {
-    String actual = HexFormat.of().formatHex(groupId);
+  private static void requireGroup(String actual, ConvoId convo, String field) {
     if (!actual.equals(convo.value())) {
-      throw new XrpcException(XrpcError.WrongGroup, field + " is for group " + abbreviate(actual) + ", not " + abbreviate(convo.value()));
+      throw wrongGroup(actual, convo.value(), field);
     }
+  }
+
+  /** 400 {@code WrongGroup}: {@code field} is for group {@code actual}, not {@code expected}. */
+  public static XrpcException wrongGroup(String actual, String expected, String field) {
+    return new XrpcException(XrpcError.WrongGroup, field + " is for group " + abbreviate(actual) + ", not " + abbreviate(expected));
   }
 
   static XrpcException invalid(String message) {

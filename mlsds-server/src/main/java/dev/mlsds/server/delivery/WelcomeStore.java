@@ -104,6 +104,12 @@ public final class WelcomeStore {
   }
 
   /** Cancels the open Welcomes of a member who was removed. */
+  /** Cancels every open Welcome of the conversation (its group was reset: they are for the old group). */
+  public int cancelAll(Handle h, ConvoId convo) {
+    return h.createUpdate("UPDATE welcomes SET state = 'cancelled' WHERE convo_id = :convo AND state IN ('pending', 'fetched')")
+        .bind("convo", convo.value()).execute();
+  }
+
   public int cancelFor(Handle h, ConvoId convo, Did did) {
     return h.createUpdate(CANCEL_FOR).bind("convo", convo.value()).bind("did", did.value()).execute();
   }

@@ -18,6 +18,9 @@ import java.time.Duration;
  * @param minFreeDiskBytes          free bytes on the SQLite file's volume below which the node is not ready
  * @param sqliteSynchronous         {@code FULL} (every acknowledged commit survives power loss) or {@code NORMAL}
  * @param unavailableRetryAfter     {@code Retry-After} of a 503 for a database fault
+ * @param trustedProxies            addresses and CIDR blocks of reverse proxies whose {@code X-Forwarded-For}
+ *                                  names the client (empty: the header is ignored; {@link TrustedProxies})
+ * @param databasePoolSize          database connections of the node's pool (0: 16 on PostgreSQL, 8 on SQLite)
  */
 public record Bounds(
     int validationThreads,
@@ -28,11 +31,17 @@ public record Bounds(
     int didNegativeCacheSize,
     long minFreeDiskBytes,
     String sqliteSynchronous,
-    Duration unavailableRetryAfter) {
+    Duration unavailableRetryAfter,
+    java.util.List<String> trustedProxies,
+    int databasePoolSize) {
+
+  public Bounds {
+    trustedProxies = java.util.List.copyOf(trustedProxies);
+  }
 
   public static Bounds defaults() {
     return new Bounds(Math.max(1, Runtime.getRuntime().availableProcessors() / 2), 256, 32, 16, 120, 10_000,
-        64L * 1024 * 1024, "FULL", Duration.ofSeconds(5));
+        64L * 1024 * 1024, "FULL", Duration.ofSeconds(5), java.util.List.of(), 0);
   }
 
   /** The problems with these values, each naming the variable to change (empty when fine). */
@@ -50,31 +59,61 @@ public record Bounds(
     if (!sqliteSynchronous.equals("FULL") && !sqliteSynchronous.equals("NORMAL")) {
       out.add("MLSDS_SQLITE_SYNCHRONOUS must be FULL or NORMAL");
     }
+    try {
+      TrustedProxies.parse(trustedProxies);
+    } catch (IllegalArgumentException e) {
+      out.add(e.getMessage());
+    }
+    if (databasePoolSize < 0 || databasePoolSize > 1000) {
+      out.add("MLSDS_DATABASE_POOL_SIZE must be 0 (the backend's default) to 1000");
+    }
     return out;
   }
 
   public Bounds withValidationThreads(int v) {
     return new Bounds(v, validationQueue, inFlightPerCaller, didFetchConcurrency, didFailuresPerAddressPerMinute,
-        didNegativeCacheSize, minFreeDiskBytes, sqliteSynchronous, unavailableRetryAfter);
+        didNegativeCacheSize, minFreeDiskBytes, sqliteSynchronous, unavailableRetryAfter,
+        trustedProxies, databasePoolSize);
   }
 
   public Bounds withInFlightPerCaller(int v) {
     return new Bounds(validationThreads, validationQueue, v, didFetchConcurrency, didFailuresPerAddressPerMinute,
-        didNegativeCacheSize, minFreeDiskBytes, sqliteSynchronous, unavailableRetryAfter);
+        didNegativeCacheSize, minFreeDiskBytes, sqliteSynchronous, unavailableRetryAfter,
+        trustedProxies, databasePoolSize);
   }
 
   public Bounds withDid(int fetchConcurrency, int failuresPerAddressPerMinute, int negativeCacheSize) {
     return new Bounds(validationThreads, validationQueue, inFlightPerCaller, fetchConcurrency,
-        failuresPerAddressPerMinute, negativeCacheSize, minFreeDiskBytes, sqliteSynchronous, unavailableRetryAfter);
+        failuresPerAddressPerMinute, negativeCacheSize, minFreeDiskBytes, sqliteSynchronous, unavailableRetryAfter,
+        trustedProxies, databasePoolSize);
   }
 
   public Bounds withMinFreeDiskBytes(long v) {
     return new Bounds(validationThreads, validationQueue, inFlightPerCaller, didFetchConcurrency,
-        didFailuresPerAddressPerMinute, didNegativeCacheSize, v, sqliteSynchronous, unavailableRetryAfter);
+        didFailuresPerAddressPerMinute, didNegativeCacheSize, v, sqliteSynchronous, unavailableRetryAfter,
+        trustedProxies, databasePoolSize);
   }
 
   public Bounds withSqliteSynchronous(String v) {
     return new Bounds(validationThreads, validationQueue, inFlightPerCaller, didFetchConcurrency,
-        didFailuresPerAddressPerMinute, didNegativeCacheSize, minFreeDiskBytes, v, unavailableRetryAfter);
+        didFailuresPerAddressPerMinute, didNegativeCacheSize, minFreeDiskBytes, v, unavailableRetryAfter,
+        trustedProxies, databasePoolSize);
+  }
+
+  public Bounds withTrustedProxies(java.util.List<String> v) {
+    return new Bounds(validationThreads, validationQueue, inFlightPerCaller, didFetchConcurrency,
+        didFailuresPerAddressPerMinute, didNegativeCacheSize, minFreeDiskBytes, sqliteSynchronous,
+        unavailableRetryAfter, v, databasePoolSize);
+  }
+
+  public Bounds withDatabasePoolSize(int v) {
+    return new Bounds(validationThreads, validationQueue, inFlightPerCaller, didFetchConcurrency,
+        didFailuresPerAddressPerMinute, didNegativeCacheSize, minFreeDiskBytes, sqliteSynchronous,
+        unavailableRetryAfter, trustedProxies, v);
+  }
+
+  /** The parsed {@link #trustedProxies}; the configuration was validated, so they parse. */
+  public TrustedProxies proxies() {
+    return TrustedProxies.parse(trustedProxies);
   }
 }

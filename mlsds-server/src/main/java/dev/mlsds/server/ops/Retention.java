@@ -17,12 +17,13 @@ import org.jdbi.v3.core.statement.Query;
  * whose delete removed it), so several nodes running them is harmless.
  *
  * <ul>
- *   <li>messages and conversation events older than the message retention, if one is set (default:
- *       kept forever);</li>
- *   <li>Welcome deliveries in a final state (consumed, failed, unusable, cancelled) older than the
- *       finished retention, then each Welcome message no delivery points at any more;</li>
+ *   <li>messages, conversation events and commit reports older than the message retention, if one is set
+ *       (default: kept forever);</li>
+ *   <li>Welcome deliveries in a final state (consumed, failed, unusable, cancelled) created longer ago
+ *       than the finished retention, then each Welcome message no delivery points at any more;</li>
  *   <li>conversations closed (every member left) for longer than the finished retention, with all of
- *       their rows. The conversation row is locked first, the order every write takes.</li>
+ *       their rows, the group-integrity ones (leaf roster, stored proposals, commit reports) included.
+ *       The conversation row is locked first, the order every write takes.</li>
  *
  *   <li>stream cursor bases past the newest {@code streamCursorsPerDid} of a DID (M7: one all-conversations
  *       stream writes a base row, as large as the user's conversation list, every few events).</li>
@@ -61,8 +62,12 @@ public final class Retention {
   private static final String DELETE_OLD_EVENTS = """
       DELETE FROM convo_events WHERE (convo_id, seq, idx) IN (
         SELECT convo_id, seq, idx FROM convo_events WHERE created_at < :before ORDER BY created_at LIMIT :batch)""";
+  private static final String DELETE_OLD_REPORTS = """
+      DELETE FROM commit_reports WHERE (convo_id, seq, reporter_did) IN (
+        SELECT convo_id, seq, reporter_did FROM commit_reports WHERE created_at < :before
+        ORDER BY created_at LIMIT :batch)""";
 
-  /** Messages and events older than the message retention; 0 when messages are kept forever. */
+  /** Messages, events and commit reports older than the message retention; 0 when messages are kept forever. */
   public int purgeOldMessages() {
     if (limits.keepsMessagesForever()) {
       return 0;
@@ -70,12 +75,16 @@ public final class Retention {
     long before = clock.millis() - limits.messageRetention().toMillis();
     return db.inTransaction(h -> {
       int n = release(h, h.createQuery(DELETE_OLD_MESSAGES).bind("before", before).bind("batch", BATCH), true);
-      return n + h.createUpdate(DELETE_OLD_EVENTS).bind("before", before).bind("batch", BATCH).execute();
+      n += h.createUpdate(DELETE_OLD_EVENTS).bind("before", before).bind("batch", BATCH).execute();
+      return n + h.createUpdate(DELETE_OLD_REPORTS).bind("before", before).bind("batch", BATCH).execute();
     });
   }
 
+  // A bounded batch per run, like every purge (a first run after long downtime must not be one huge delete).
   private static final String DELETE_FINISHED_DELIVERIES = """
-      DELETE FROM welcomes WHERE state IN ('consumed', 'failed', 'unusable', 'cancelled') AND created_at < :before""";
+      DELETE FROM welcomes WHERE (convo_id, key_package_ref) IN (
+        SELECT convo_id, key_package_ref FROM welcomes
+        WHERE state IN ('consumed', 'failed', 'unusable', 'cancelled') AND created_at < :before LIMIT :batch)""";
   private static final String DELETE_UNREFERENCED_BLOBS = """
       DELETE FROM welcome_blobs WHERE id IN (
         SELECT b.id FROM welcome_blobs b WHERE b.created_at < :before
@@ -87,7 +96,7 @@ public final class Retention {
   public int purgeFinishedWelcomes() {
     long before = clock.millis() - limits.finishedRetention().toMillis();
     return db.inTransaction(h -> {
-      int n = h.createUpdate(DELETE_FINISHED_DELIVERIES).bind("before", before).execute();
+      int n = h.createUpdate(DELETE_FINISHED_DELIVERIES).bind("before", before).bind("batch", BATCH).execute();
       return n + release(h, h.createQuery(DELETE_UNREFERENCED_BLOBS).bind("before", before).bind("batch", BATCH), false);
     });
   }
@@ -104,6 +113,10 @@ public final class Retention {
   private static final String DELETE_CONVO_BLOBS = """
       DELETE FROM welcome_blobs WHERE convo_id = :convo RETURNING sender_did, length(data) AS size""";
   private static final List<String> DELETE_CONVO_ROWS = List.of(
+      "DELETE FROM convo_leaves WHERE convo_id = :convo",
+      "DELETE FROM convo_proposals WHERE convo_id = :convo",
+      "DELETE FROM commit_reports WHERE convo_id = :convo",
+      "DELETE FROM convo_groups WHERE convo_id = :convo",
       "DELETE FROM convo_events WHERE convo_id = :convo",
       "DELETE FROM welcomes WHERE convo_id = :convo",
       "DELETE FROM member_devices WHERE convo_id = :convo",

@@ -104,7 +104,7 @@ public final class RealtimeHandlers implements Server.Streams {
     // A stream that ends (slow consumer, lost access, node stopping) ends its connection too.
     ctx.header("Connection", "close");
     // The headers go out with the first event, infoEvent "ready", once the stream has fixed its position.
-    s.run(new SseSink(ctx.res().getOutputStream()));
+    s.run(new SseSink(ctx.res(), hub.settings().writeTimeout()));
   }
 
   // GET /xrpc/blue.catbird.mls.subscribeConvoEvents (WebSocket upgrade): refusals are HTTP errors.

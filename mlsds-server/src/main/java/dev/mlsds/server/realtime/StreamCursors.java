@@ -131,8 +131,9 @@ final class StreamCursors {
   }
 
   /**
-   * The cursor state of one all-conversations stream; confined to the stream's own thread. It turns each
-   * written event into that event's id, writing a new base when needed.
+   * The cursor state of one all-conversations stream; used by one thread at a time (the stream's, or its
+   * feed's while the stream thread is parked: see {@link Subscription}). It turns each written event into
+   * that event's id, writing a new base when needed.
    */
   final class Tracker {
     private final Did did;
@@ -190,6 +191,12 @@ final class StreamCursors {
         delta.put(index, at);
       }
       return token();
+    }
+
+    /** Whether {@link #idFor} would answer {@code convo}'s next event without writing a new base. */
+    boolean idWithoutWrite(String convo) {
+      Integer index = baseIndex.get(convo);
+      return baseId != null && index != null && (delta.containsKey(index) || delta.size() < MAX_DELTA);
     }
 
     private void writeBase(Map<String, LogPosition> carried) {

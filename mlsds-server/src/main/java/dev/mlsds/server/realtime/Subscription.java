@@ -21,9 +21,13 @@ import org.slf4j.LoggerFactory;
  * atproto's event streams: register for wakes, backfill from the database, cut over to the live feeds, then
  * live, de-duplicated by position, with a bounded buffer whose overflow ends the stream as a slow consumer.
  *
- * <p><b>Threads.</b> {@link #run} is the stream's own thread: it alone holds the positions, reads backfill,
- * and writes to the client. Feeds and the bus only {@code offer} entries into the bounded outbox and raise
- * flags; they never wait for a client.
+ * <p><b>Threads.</b> {@link #run} is the stream's own thread: it reads backfill, applies membership changes
+ * and writes what feeds and the bus {@code offer} into its bounded outbox. Nobody ever waits for a client:
+ * writes go to the {@link EventSink}, which queues them and writes without blocking. While the stream
+ * thread is parked with nothing to do ({@code parked}, under the lock), a feed writes a live entry itself
+ * — the same encoded frame for every one-conversation stream — instead of waking the thread: one writer per
+ * conversation feed, not one woken thread per subscriber. The positions are the stream thread's, except
+ * while it is parked, when they are the feed's under the lock; so they are never touched by both at once.
  *
  * <p><b>Exactness</b>, per conversation: the stream keeps the position of the last entry it wrote (or
  * skipped as not visible) and writes an entry only if it lies after it, so nothing is written twice and
@@ -41,6 +45,7 @@ final class Subscription {
   private static final Logger log = LoggerFactory.getLogger(Subscription.class);
   private static final String READY = "ready";
   private static final String SLOW_CONSUMER = "slow-consumer";
+  private static final java.time.Duration DRAIN_AT_END = java.time.Duration.ofSeconds(2);
 
   /** Why a stream stops before its client leaves. */
   private enum End { SLOW, CLOSED }
@@ -60,6 +65,10 @@ final class Subscription {
   private final Set<String> rechecks = new LinkedHashSet<>();
   private boolean resync;
   private End end;
+  /** The stream thread waits in {@link #next} with nothing to do: a feed may write live entries itself. */
+  private boolean parked;
+  /** Set once {@link #run} has its sink (read and written under the lock). */
+  private EventSink sink;
 
   // The stream thread's own state: the conversations it carries, its position in each, and the id of the
   // last event it wrote (first the start's).
@@ -107,7 +116,15 @@ final class Subscription {
     }
     lock.lock();
     try {
-      for (LogEntry e : entries) {
+      int i = 0;
+      if (parked && end == null && queue.isEmpty() && rechecks.isEmpty() && !resync) {
+        i = writeLive(entries, joinedSeq);
+        if (i == entries.size() || end != null) {
+          return;
+        }
+      }
+      for (; i < entries.size(); i++) {
+        LogEntry e = entries.get(i);
         if (e.visibleTo(did, joinedSeq) && !enqueue(e)) {
           return;
         }
@@ -116,6 +133,41 @@ final class Subscription {
     } finally {
       lock.unlock();
     }
+  }
+
+  /**
+   * Under the lock, the stream thread parked: writes {@code entries} to the sink on the calling (feed)
+   * thread. Returns how many it handled; it stops early at an entry whose id would need a database write
+   * (a new all-conversations cursor base), which the stream thread then writes from the outbox.
+   */
+  private int writeLive(List<LogEntry> entries, long joinedSeq) {
+    RealtimeSettings s = hub.settings();
+    for (int i = 0; i < entries.size(); i++) {
+      LogEntry e = entries.get(i);
+      if (!e.visibleTo(did, joinedSeq)) {
+        continue;
+      }
+      if (cursor != null && !cursor.idWithoutWrite(e.convoId())) {
+        return i;
+      }
+      if (sink.pendingFrames() > 0 && (sink.pendingFrames() >= s.bufferEvents()
+          || sink.pendingBytes() + e.weight() > s.bufferBytes())) {
+        hub.metrics().slowConsumer();
+        finish(End.SLOW);
+        return i;
+      }
+      try {
+        write(sink, e, true);
+      } catch (IOException x) {
+        finish(End.CLOSED);
+        return i;
+      } catch (RuntimeException x) {
+        log.warn("live write failed; the stream ends and the client resumes from its cursor", x);
+        finish(End.CLOSED);
+        return i;
+      }
+    }
+    return entries.size();
   }
 
   void offerUser(UserEvent event) {
@@ -165,7 +217,9 @@ final class Subscription {
       return false;
     }
     RealtimeSettings s = hub.settings();
-    if (!queue.isEmpty() && (queue.size() >= s.bufferEvents() || queuedBytes + o.weight() > s.bufferBytes())) {
+    int frames = queue.size() + (sink == null ? 0 : sink.pendingFrames());
+    long bytes = queuedBytes + (sink == null ? 0 : sink.pendingBytes());
+    if (frames > 0 && (frames >= s.bufferEvents() || bytes + o.weight() > s.bufferBytes())) {
       hub.metrics().slowConsumer();
       finish(End.SLOW);
       return false;
@@ -214,6 +268,13 @@ final class Subscription {
    */
   void run(EventSink sink) {
     hub.metrics().opened(transport);
+    sink.onFailure(this::close);
+    lock.lock();
+    try {
+      this.sink = sink;
+    } finally {
+      lock.unlock();
+    }
     hub.register(this);
     try {
       start(sink);
@@ -222,8 +283,10 @@ final class Subscription {
           case Idle i -> sink.keepalive();
           case Stop s -> {
             if (s.why() == End.SLOW) {
+              // After what is already queued: lastId is the last event handed to the sink.
               sink.event("infoEvent", lastId, Json.write(new Info(lastId, SLOW_CONSUMER, SLOW_CONSUMER)));
               sink.error("ConsumerTooSlow", "the client fell behind; resume from the last cursor");
+              sink.drain(hub.settings().writeTimeout());
             }
             return;
           }
@@ -233,12 +296,14 @@ final class Subscription {
         }
       }
       sink.error("NotMember", "no longer a member of the conversation");
+      sink.drain(hub.settings().writeTimeout());
     } catch (IOException e) {
       log.debug("stream client went away: {}", e.toString());
     } catch (RuntimeException e) {
       log.warn("stream ended by an error; the client resumes from its cursor", e);
     } finally {
       close();
+      sink.drain(DRAIN_AT_END); // the response must not complete under a write in flight
       hub.unregister(this);
       for (String convo : List.copyOf(carried.keySet())) {
         hub.leave(this, convo);
@@ -279,7 +344,12 @@ final class Subscription {
         if (wait <= 0) {
           return new Idle();
         }
-        wait = changed.awaitNanos(wait);
+        parked = true;
+        try {
+          wait = changed.awaitNanos(wait);
+        } finally {
+          parked = false;
+        }
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -347,6 +417,7 @@ final class Subscription {
           carried.put(convo, e.position());
         }
       }
+      sink.awaitBelow(hub.settings().backfillPageBytes()); // the client's pace: at most a page ahead
       if (!read.more()) {
         return;
       }

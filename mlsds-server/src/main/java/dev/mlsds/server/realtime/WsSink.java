@@ -3,9 +3,7 @@ package dev.mlsds.server.realtime;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.time.Duration;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.List;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
 
@@ -14,67 +12,69 @@ import org.eclipse.jetty.websocket.api.Session;
  * (DAG-CBOR header {@code {op: 1, t: "#messageEvent"}}, then the DAG-CBOR event object) and an error frame
  * ({@code {op: -1}}, {@code {error, message}}) before the server ends a stream for a reason the client must
  * know; with {@code encoding=json}, one JSON text frame per event with its {@code $type} instead. Pings
- * when idle. Sends block until Jetty has written the frame, so the stream's bounded outbox — not Jetty's
- * queue — is what absorbs a slow client.
+ * when idle. Frames go out with Jetty's asynchronous sends, one at a time; what waits is queued in the
+ * {@link AsyncSink}, whose bound — not Jetty's queue — absorbs a slow client.
  */
-final class WsSink implements EventSink {
+final class WsSink extends AsyncSink {
+  /** The ping frame, queued like any other so that it never overtakes an event. */
+  private static final Object PING = new Object();
   private final Session session;
-  private final Duration writeTimeout;
   private final Framing framing;
 
   WsSink(Session session, Duration writeTimeout, Framing framing) {
+    super(writeTimeout);
     if (framing == Framing.SSE) {
       throw new IllegalArgumentException("not a WebSocket framing");
     }
     this.session = session;
-    this.writeTimeout = writeTimeout;
     this.framing = framing;
   }
 
   @Override
   public void event(String type, String id, String json) throws IOException {
-    send(framing.encode(type, id, json));
+    offer(framing.encode(type, id, json));
   }
 
   @Override
   public void entry(LogEntry entry, String id) throws IOException {
-    send(entry.frame(framing, id));
+    offer(entry.frame(framing, id));
   }
 
   @Override
   public void error(String error, String message) throws IOException {
     if (framing == Framing.WS_CBOR) {
-      send(DagCbor.error(error, message));
+      offer(DagCbor.error(error, message));
     }
-  }
-
-  private void send(Object frame) throws IOException {
-    Callback.Completable sent = new Callback.Completable();
-    if (frame instanceof byte[] binary) {
-      session.sendBinary(ByteBuffer.wrap(binary), sent);
-    } else {
-      session.sendText((String) frame, sent);
-    }
-    await(sent);
   }
 
   @Override
   public void keepalive() throws IOException {
-    Callback.Completable sent = new Callback.Completable();
-    session.sendPing(ByteBuffer.allocate(0), sent);
-    await(sent);
+    offer(PING);
   }
 
-  private void await(Callback.Completable sent) throws IOException {
-    try {
-      sent.get(writeTimeout.toMillis(), TimeUnit.MILLISECONDS);
-    } catch (ExecutionException e) {
-      throw new IOException("websocket send failed", e.getCause());
-    } catch (TimeoutException e) {
-      throw new IOException("websocket send timed out");
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted");
+  @Override
+  protected int size(Object frame) {
+    if (frame instanceof byte[] b) {
+      return b.length;
+    }
+    return frame instanceof String s ? s.length() : 0;
+  }
+
+  @Override
+  protected boolean batches() {
+    return false;
+  }
+
+  @Override
+  protected void write(List<Object> frames, Done done) {
+    Object frame = frames.get(0);
+    Callback cb = Callback.from(done::succeeded, done::failed);
+    if (frame == PING) {
+      session.sendPing(ByteBuffer.allocate(0), cb);
+    } else if (frame instanceof byte[] binary) {
+      session.sendBinary(ByteBuffer.wrap(binary), cb);
+    } else {
+      session.sendText((String) frame, cb);
     }
   }
 }

@@ -43,7 +43,22 @@ public final class Database implements AutoCloseable {
     this.dataSource = dataSource;
     this.dialect = dialect;
     this.url = url;
-    this.jdbi = Jdbi.create(dataSource);
+    this.jdbi = Jdbi.create(() -> connection(dataSource));
+  }
+
+  /**
+   * A pooled connection. Once the pool is closed (the node is shutting down and a request outlived the
+   * drain) the failure is a transient connection fault, so the request gets 503 {@code Unavailable}, not 500.
+   */
+  private static Connection connection(HikariDataSource pool) throws SQLException {
+    try {
+      return pool.getConnection();
+    } catch (SQLException e) {
+      if (pool.isClosed()) {
+        throw new java.sql.SQLTransientConnectionException("the node is shutting down", e);
+      }
+      throw e;
+    }
   }
 
   /** Opens a pool on {@code jdbcUrl} (creating the SQLite file's folder if needed); does not migrate. */
@@ -58,6 +73,14 @@ public final class Database implements AutoCloseable {
    * seqs be handed out again). PostgreSQL ignores it.
    */
   public static Database open(String jdbcUrl, MeterRegistry metrics, String sqliteSynchronous) {
+    return open(jdbcUrl, metrics, sqliteSynchronous, 0);
+  }
+
+  /**
+   * As {@link #open(String, MeterRegistry, String)}, with {@code poolSize} connections (0: the default, 16 on
+   * PostgreSQL, 8 on SQLite).
+   */
+  public static Database open(String jdbcUrl, MeterRegistry metrics, String sqliteSynchronous, int poolSize) {
     Dialect dialect = Dialect.forUrl(jdbcUrl);
     HikariConfig hc = new HikariConfig();
     hc.setPoolName("mlsds");
@@ -82,10 +105,10 @@ public final class Database implements AutoCloseable {
       hc.addDataSourceProperty("busy_timeout", "10000");
       hc.addDataSourceProperty("foreign_keys", "true");
       hc.addDataSourceProperty("transaction_mode", "IMMEDIATE");
-      hc.setMaximumPoolSize(8);
+      hc.setMaximumPoolSize(poolSize > 0 ? poolSize : 8);
     } else {
       hc.setJdbcUrl(jdbcUrl);
-      hc.setMaximumPoolSize(16);
+      hc.setMaximumPoolSize(poolSize > 0 ? poolSize : 16);
       hc.addDataSourceProperty("ApplicationName", "mlsds");
       hc.addDataSourceProperty("connectTimeout", "5");
       hc.addDataSourceProperty("socketTimeout", "60");
@@ -132,11 +155,29 @@ public final class Database implements AutoCloseable {
    * first, so they queue in arrival order instead of sleeping in SQLite's busy handler.
    */
   public <R, X extends Exception> R inTransaction(HandleCallback<R, X> callback) throws X {
+    return inTransaction(callback, false);
+  }
+
+  /**
+   * As {@link #inTransaction(HandleCallback)}, for a transaction whose result is the reply of the request
+   * that runs it (the object the handler returns, serialized as is): the participants get it inside the
+   * transaction, so the idempotency record stores the reply with the work it answers, and a crash right
+   * after the COMMIT cannot leave a committed call without its reply (a retry then gets that reply).
+   */
+  public <R, X extends Exception> R inTransactionReplying(HandleCallback<R, X> callback) throws X {
+    return inTransaction(callback, true);
+  }
+
+  private <R, X extends Exception> R inTransaction(HandleCallback<R, X> callback, boolean replying) throws X {
     List<Participant> participants = PARTICIPANTS.get();
     HandleCallback<R, X> work = participants == null || participants.isEmpty() ? callback : h -> {
       R result = callback.withHandle(h);
       for (Participant p : List.copyOf(participants)) {
-        p.join(h);
+        if (replying) {
+          p.join(h, result);
+        } else {
+          p.join(h);
+        }
       }
       return result;
     };
@@ -203,6 +244,14 @@ public final class Database implements AutoCloseable {
   public interface Participant {
     /** Runs inside the transaction, after its work; throwing rolls the whole transaction back. */
     void join(Handle h);
+
+    /**
+     * As {@link #join(Handle)}, in a transaction run by {@link #inTransactionReplying}: {@code reply} is what
+     * the request will answer if this transaction commits.
+     */
+    default void join(Handle h, Object reply) {
+      join(h);
+    }
   }
 
   private static final ThreadLocal<List<Participant>> PARTICIPANTS = new ThreadLocal<>();

@@ -28,6 +28,7 @@ public enum XrpcError {
   StaleEpoch(409),
   FutureEpoch(409),
   ConvoExists(409),
+  GroupReset(409),
   KeyPackageLimitReached(409),
   IdempotencyConflict(409),
   WelcomeConsumed(410),

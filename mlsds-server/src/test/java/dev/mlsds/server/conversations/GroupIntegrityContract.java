@@ -331,4 +331,146 @@ abstract class GroupIntegrityContract {
     var again = ok(bob.post("sendMessage", Map.of("convoId", hex(g), "ciphertext", bytes(m1), "msgId", "m-1")));
     assertThat(again.json().get("seq").asLong()).isEqualTo(b.json().get("seq").asLong());
   }
+  // ---- group reset (docs/conversations.md, "Group reset") ------------------------------------------
+
+  static byte[] newGroupId() {
+    byte[] g = new byte[16];
+    new SecureRandom().nextBytes(g);
+    return g;
+  }
+
+  /** The body of a reset of {@code g} (at {@code fromEpoch}) to {@code g2} by {@code admin} (leaf 0), re-adding {@code users}. */
+  Map<String, Object> resetBody(TestUser admin, byte[] g, long fromEpoch, byte[] g2, List<TestUser> users) {
+    List<byte[]> kps = new ArrayList<>();
+    for (TestUser u : users) {
+      kps.add(claimOne(admin, u));
+    }
+    byte[] commit = TestMessages.commit(g2, 0, 0, kps, List.of(), List.of(), admin.did().value());
+    byte[] welcome = TestMessages.welcome(SUITE, kps.stream().map(k -> KeyPackage.decode(k).ref()).toList());
+    return new java.util.HashMap<>(Map.of("convoId", hex(g), "fromGroupId", hex(g), "fromEpoch", fromEpoch,
+        "groupId", hex(g2), "didList", users.stream().map(u -> u.did().value()).toList(), "commit", bytes(commit),
+        "welcome", bytes(welcome)));
+  }
+
+  long latestSeq(byte[] g) {
+    return ok(alice.get("getMessages", "convoId", hex(g), "sinceSeq", "0", "limit", "500")).json().get("lastSeq").asLong();
+  }
+
+  /**
+   * H5 under {@code any}: a junk encrypted commit kills the epoch; the admin resets the group; messages and
+   * commits for the old group are refused with 409 GroupReset, the new group works, the old log stays readable.
+   */
+  @Test
+  void reset_recoversABrokenEpochUnderAny() {
+    byte[] g = group("any");
+    ok(send(alice, g, TestMessages.privateMessage(g, 2, ContentType.APPLICATION)));
+    ok(send(bob, g, TestMessages.privateMessage(g, 2, ContentType.COMMIT))); // junk: nobody can process it
+    long before = latestSeq(g);
+    byte[] g2 = newGroupId();
+    var r = ok(alice.post("resetGroup", resetBody(alice, g, 3, g2, List.of(bob, carol))));
+    assertThat(r.json().get("groupId").asText()).isEqualTo(hex(g2));
+    assertThat(r.json().get("epoch").asLong()).isEqualTo(1);
+    assertThat(r.json().get("resetSeq").asLong()).isEqualTo(before + 1);
+    assertThat(r.json().get("welcomeRecipients")).hasSize(2);
+    assertThat(r.json().get("removed")).isEmpty();
+    assertThat(epoch(g)).isEqualTo(1);
+    var convo = ok(bob.get("getConvos")).json().get("conversations").get(0);
+    assertThat(convo.get("id").asText()).isEqualTo(hex(g));
+    assertThat(convo.get("groupId").asText()).isEqualTo(hex(g2));
+    // The old group is closed: its messages and commits get the documented conflict naming the new group.
+    var old = send(carol, g, TestMessages.privateMessage(g, 3, ContentType.APPLICATION));
+    refused(old, 409, "GroupReset");
+    assertThat(old.json().get("groupId").asText()).isEqualTo(hex(g2));
+    assertThat(old.json().get("resetSeq").asLong()).isEqualTo(before + 1);
+    refused(send(bob, g, TestMessages.privateMessage(g, 3, ContentType.COMMIT)), 409, "GroupReset");
+    refused(send(bob, g, TestMessages.privateMessage(newGroupId(), 1, ContentType.APPLICATION)), 400, "WrongGroup");
+    // Each re-added member gets the Welcome to the new group (the old group's open ones are cancelled).
+    var welcome = ok(bob.get("getWelcome", "convoId", hex(g), "deviceId",
+        r.json().get("welcomeRecipients").get(0).get("deviceId").asText()));
+    assertThat(welcome.json().get("keyPackageRef").asText())
+        .isEqualTo(r.json().get("welcomeRecipients").get(0).get("keyPackageRef").asText());
+    // The new group works; getCommits covers only its commits; the history before the reset is readable.
+    ok(send(carol, g, TestMessages.privateMessage(g2, 1, ContentType.APPLICATION)));
+    assertThat(ok(bob.get("getCommits", "convoId", hex(g), "fromEpoch", "1")).json().get("commits")).isEmpty();
+    ok(send(bob, g, TestMessages.privateMessage(g2, 1, ContentType.COMMIT)));
+    var commits = ok(bob.get("getCommits", "convoId", hex(g), "fromEpoch", "1")).json().get("commits");
+    assertThat(commits).hasSize(1);
+    assertThat(commits.get(0).get("epoch").asLong()).isEqualTo(2);
+    var log = ok(bob.get("getMessages", "convoId", hex(g), "sinceSeq", "0", "limit", "500")).json().get("messages");
+    List<Long> seqs = new ArrayList<>();
+    log.forEach(m -> seqs.add(m.get("seq").asLong()));
+    // Bob joined at seq 1: he reads the old group's log (2..before), the reset's commit, and the new group's two.
+    assertThat(seqs).isEqualTo(java.util.stream.LongStream.rangeClosed(2, before + 3).boxed().toList());
+    refused(alice.post("updateGroupInfo", Map.of("convoId", hex(g), "groupInfo", bytes(TestMessages.groupInfo(SUITE, g, 3, true)))),
+        409, "GroupReset");
+    ok(alice.post("updateGroupInfo", Map.of("convoId", hex(g), "groupInfo", bytes(TestMessages.groupInfo(SUITE, g2, 2, true)))));
+  }
+
+  /** Only an admin may reset; a non-member gets NotMember; nothing changes. */
+  @Test
+  void reset_isRefusedForNonAdminsAndChangesNothing() {
+    byte[] g = group("any");
+    refused(bob.post("resetGroup", resetBody(bob, g, 2, newGroupId(), List.of(carol))), 403, "NotAdmin");
+    refused(dave.post("resetGroup", resetBody(dave, g, 2, newGroupId(), List.of(carol))), 403, "NotMember");
+    assertThat(epoch(g)).isEqualTo(2);
+    ok(send(bob, g, TestMessages.privateMessage(g, 2, ContentType.COMMIT)));
+  }
+
+  /**
+   * The compare-and-set and the input rules: a reset from a stale epoch loses to the commit (409 StaleEpoch);
+   * a second reset from the replaced group gets 409 GroupReset; a used group id is 409 ConvoExists; only members
+   * are re-added; a member left out is removed.
+   */
+  @Test
+  void reset_conflictsAndMembership() {
+    byte[] g = group("any");
+    ok(honestCommit(bob, 1, g, 2));
+    var stale = alice.post("resetGroup", resetBody(alice, g, 2, newGroupId(), List.of(bob, carol)));
+    refused(stale, 409, "StaleEpoch");
+    assertThat(stale.json().get("currentEpoch").asLong()).isEqualTo(3);
+    refused(alice.post("resetGroup", resetBody(alice, g, 3, g, List.of(bob))), 409, "ConvoExists");
+    refused(alice.post("resetGroup", resetBody(alice, g, 3, newGroupId(), List.of(bob, dave))), 400, "InvalidRequest");
+    byte[] g2 = newGroupId();
+    var r = ok(alice.post("resetGroup", resetBody(alice, g, 3, g2, List.of(bob))));
+    assertThat(r.json().get("removed")).hasSize(1);
+    assertThat(r.json().get("removed").get(0).asText()).isEqualTo(carol.did().value());
+    refused(carol.get("getMessages", "convoId", hex(g)), 403, "NotMember");
+    refused(alice.post("resetGroup", resetBody(alice, g, 3, newGroupId(), List.of(bob))), 409, "GroupReset");
+    // A reset's group id is never reused, neither by another reset nor by a new conversation.
+    refused(alice.post("createConvo", Map.of("groupId", hex(g2), "cipherSuite", SUITE.name())), 409, "ConvoExists");
+    var body = resetBody(alice, g, 1, newGroupId(), List.of(bob));
+    body.put("fromGroupId", hex(g2));
+    byte[] g3 = newGroupId();
+    var again = resetBody(alice, g, 1, g3, List.of(bob));
+    again.put("fromGroupId", hex(g2));
+    ok(alice.post("resetGroup", again));
+    refused(send(bob, g, TestMessages.privateMessage(g2, 1, ContentType.APPLICATION)), 409, "GroupReset");
+    ok(send(bob, g, TestMessages.privateMessage(g3, 1, ContentType.APPLICATION)));
+  }
+
+  /** Under public the reset's commit is policed like addMembers': Adds only, from the caller's leaf 0. */
+  @Test
+  void reset_underPublicIsPolicedAndTheNewRosterIsExact() {
+    byte[] g = group("public");
+    byte[] g2 = newGroupId();
+    var fromLeaf1 = resetBody(alice, g, 2, g2, List.of(bob, carol));
+    byte[] kp = claimOne(alice, bob);
+    fromLeaf1.put("commit", bytes(TestMessages.commit(g2, 0, 1, List.of(kp), List.of(), List.of(), alice.did().value())));
+    fromLeaf1.put("didList", List.of(bob.did().value()));
+    fromLeaf1.put("welcome", bytes(TestMessages.welcome(SUITE, List.of(KeyPackage.decode(kp).ref()))));
+    refused(alice.post("resetGroup", fromLeaf1), 400, "InvalidMlsMessage"); // leaf 1 of the new group is blank
+    kp = claimOne(alice, bob);
+    fromLeaf1.put("commit", bytes(TestMessages.commit(g2, 0, 0, List.of(kp), List.of(), List.of(), bob.did().value())));
+    fromLeaf1.put("didList", List.of(bob.did().value()));
+    fromLeaf1.put("welcome", bytes(TestMessages.welcome(SUITE, List.of(KeyPackage.decode(kp).ref()))));
+    refused(alice.post("resetGroup", fromLeaf1), 403, "Forbidden"); // an UpdatePath leaf that is not the caller's
+    var encrypted = resetBody(alice, g, 2, g2, List.of(bob));
+    encrypted.put("commit", bytes(TestMessages.privateMessage(g2, 0, ContentType.COMMIT)));
+    refused(alice.post("resetGroup", encrypted), 400, "InvalidMlsMessage");
+    ok(alice.post("resetGroup", resetBody(alice, g, 2, g2, List.of(bob, carol))));
+    // New tree: Alice 0, Bob 1, Carol 2. Bob's honest commit from leaf 1 is accepted; from Carol's leaf it is not.
+    refused(send(bob, g, TestMessages.commit(g2, 1, 2, List.of(), List.of(), List.of(), bob.did().value())), 403, "Forbidden");
+    ok(send(bob, g, TestMessages.commit(g2, 1, 1, List.of(), List.of(), List.of(), bob.did().value())));
+    assertThat(epoch(g)).isEqualTo(2);
+  }
 }

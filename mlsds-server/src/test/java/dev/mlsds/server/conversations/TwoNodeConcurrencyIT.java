@@ -135,4 +135,58 @@ class TwoNodeConcurrencyIT {
     assertThat(ok(p.bobB().get("getEpoch", "convoId", id)).json().get("currentEpoch").asLong()).isEqualTo(2);
     assertThat(ok(p.bobB().get("getCommits", "convoId", id, "fromEpoch", "1")).json().get("commits")).hasSize(1);
   }
+  /**
+   * A group reset (Alice, admin, on node A) racing a commit for the same epoch (Bob, on node B), ten times:
+   * exactly one wins. A losing reset gets 409 StaleEpoch (the commit moved the epoch); a losing commit gets
+   * 409 GroupReset naming the new group. The conversation is then in the winner's state on both nodes.
+   */
+  @Test
+  void aResetRacingACommitOnTwoNodes_exactlyOneWins() throws Exception {
+    CipherSuite suite = CipherSuite.MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
+    int resetsWon = 0;
+    for (int round = 0; round < 10; round++) {
+      Pair p = pair();
+      String id = HexFormat.of().formatHex(p.groupId());
+      byte[] g2 = new byte[16];
+      new SecureRandom().nextBytes(g2);
+      byte[] kp = p.bobB().device().keyPackage();
+      ok(p.bobB().post("publishKeyPackages", Map.of("keyPackages", List.of(Map.of("keyPackage", bytes(kp))))));
+      ok(p.aliceA().get("getKeyPackages", "dids", p.bobB().did().value()));
+      Map<String, Object> reset = Map.of("convoId", id, "fromGroupId", id, "fromEpoch", 1,
+          "groupId", HexFormat.of().formatHex(g2), "didList", List.of(p.bobB().did().value()),
+          "commit", bytes(TestMessages.commit(g2, 0, 0, List.of(kp), List.of(), true)),
+          "welcome", bytes(TestMessages.welcome(suite, List.of(KeyPackage.decode(kp).ref()))));
+      byte[] commit = TestMessages.commit(p.groupId(), 1, 1, List.of(), List.of(), true);
+      CountDownLatch go = new CountDownLatch(1);
+      try (var pool = Executors.newVirtualThreadPerTaskExecutor()) {
+        Future<Http.Response> r = pool.submit(() -> {
+          go.await();
+          return p.aliceA().post("resetGroup", reset);
+        });
+        Future<Http.Response> c = pool.submit(() -> {
+          go.await();
+          return p.bobB().post("sendMessage", Map.of("convoId", id, "ciphertext", bytes(commit)));
+        });
+        go.countDown();
+        Http.Response rr = r.get(60, TimeUnit.SECONDS);
+        Http.Response cr = c.get(60, TimeUnit.SECONDS);
+        assertThat(List.of(rr.status(), cr.status())).as(rr.body() + " / " + cr.body()).containsExactlyInAnyOrder(200, 409);
+        var view = ok(p.bobB().get("getConvos")).json().get("conversations").get(0);
+        if (rr.status() == 200) {
+          resetsWon++;
+          assertThat(cr.error()).isEqualTo("GroupReset");
+          assertThat(cr.json().get("groupId").asText()).isEqualTo(HexFormat.of().formatHex(g2));
+          assertThat(view.get("groupId").asText()).isEqualTo(HexFormat.of().formatHex(g2));
+          assertThat(view.get("epoch").asLong()).isEqualTo(1);
+        } else {
+          assertThat(rr.error()).isEqualTo("StaleEpoch");
+          assertThat(view.get("groupId").asText()).isEqualTo(id);
+          assertThat(view.get("epoch").asLong()).isEqualTo(2);
+        }
+        assertThat(ok(p.aliceA().get("getConvos")).json().get("conversations").get(0).get("groupId"))
+            .isEqualTo(view.get("groupId"));
+      }
+    }
+    System.out.println("reset vs commit: the reset won " + resetsWon + " of 10 rounds");
+  }
 }

@@ -186,10 +186,14 @@ abstract class StorageBoundsContract {
       assertThat(send(alice, g, 1000).status()).isEqualTo(200);
     }
     assertThat(usage(alice)[1]).isEqualTo(3);
+    server.database().inTransaction(h -> h.execute("INSERT INTO commit_reports (convo_id, seq, reporter_did, reason,"
+        + " created_at) VALUES (?, 1, ?, 'test', ?)", hex(g), alice.did().value(), System.currentTimeMillis()));
     retention(Duration.ofHours(12)).purgeOldMessages();
     assertThat(count("SELECT COUNT(*) FROM messages WHERE convo_id = '" + hex(g) + "'")).isEqualTo(3);
+    assertThat(count("SELECT COUNT(*) FROM commit_reports WHERE convo_id = '" + hex(g) + "'")).isEqualTo(1);
     retention(Duration.ofDays(2)).purgeOldMessages();
     assertThat(count("SELECT COUNT(*) FROM messages WHERE convo_id = '" + hex(g) + "'")).isZero();
+    assertThat(count("SELECT COUNT(*) FROM commit_reports WHERE convo_id = '" + hex(g) + "'")).as("reports too").isZero();
     assertThat(usage(alice)).containsExactly(0, 0);
     Http.Response page = alice.get("getMessages", "convoId", hex(g));
     assertThat(page.json().get("messages").size()).isZero();
@@ -218,9 +222,20 @@ abstract class StorageBoundsContract {
     assertThat(bob.post("leaveConvo", Map.of("convoId", hex(g))).status()).isEqualTo(200);
     retention(Duration.ofDays(1)).purgeClosedConvos();
     assertThat(count("SELECT COUNT(*) FROM convos WHERE id = '" + hex(g) + "'")).isEqualTo(1); // closed too recently
+    // The group-integrity rows of the conversation (leaf roster, stored proposals, reports, former groups) go with it.
+    server.database().inTransaction(h -> {
+      h.execute("INSERT INTO convo_groups (group_id, convo_id, ended_seq, ended_at, reset_by) VALUES ('ab', ?, 1, 1, ?)",
+          hex(g), bob.did().value());
+      h.execute("INSERT INTO convo_leaves (convo_id, leaf_index, did) VALUES (?, 7, ?)", hex(g), bob.did().value());
+      h.execute("INSERT INTO convo_proposals (convo_id, ref, epoch, sender_did, sender_leaf, proposal)"
+          + " VALUES (?, 'r', 1, ?, 7, ?)", hex(g), bob.did().value(), new byte[] {1});
+      return h.execute("INSERT INTO commit_reports (convo_id, seq, reporter_did, reason, created_at)"
+          + " VALUES (?, 1, ?, 'test', ?)", hex(g), bob.did().value(), System.currentTimeMillis());
+    });
     retention(Duration.ofDays(8)).purgeClosedConvos();
     for (String table : List.of("convos WHERE id", "messages WHERE convo_id", "members WHERE convo_id",
-        "convo_events WHERE convo_id", "member_devices WHERE convo_id")) {
+        "convo_events WHERE convo_id", "member_devices WHERE convo_id", "convo_leaves WHERE convo_id",
+        "convo_proposals WHERE convo_id", "commit_reports WHERE convo_id", "convo_groups WHERE convo_id")) {
       assertThat(count("SELECT COUNT(*) FROM " + table + " = '" + hex(g) + "'")).as(table).isZero();
     }
     assertThat(usage(alice)).containsExactly(0, 0);

@@ -116,4 +116,29 @@ final class RealtimeFixture {
         member.token("getMessages"))).json();
     return m.get("lastSeq").asLong();
   }
+  /**
+   * Resets {@code c} (at its epoch) to a new group by {@code admin} (leaf 0), re-adding {@code users} from fresh
+   * KeyPackages; returns the new group id. Messages of the new group are then built with it.
+   */
+  static byte[] reset(Http via, TestUser admin, Convo c, TestUser... users) {
+    List<byte[]> kps = new ArrayList<>();
+    List<String> dids = new ArrayList<>();
+    for (TestUser u : users) {
+      byte[] kp = u.device().keyPackage();
+      ok(post(via, u, "publishKeyPackages", Map.of("keyPackages", List.of(Map.of("keyPackage", bytes(kp))))));
+      ok(via.get("/xrpc/" + TestUser.NS + "getKeyPackages?dids=" + java.net.URLEncoder.encode(u.did().value(),
+          java.nio.charset.StandardCharsets.UTF_8), admin.token("getKeyPackages")));
+      kps.add(kp);
+      dids.add(u.did().value());
+    }
+    byte[] g2 = new byte[16];
+    RANDOM.nextBytes(g2);
+    byte[] commit = TestMessages.commit(g2, 0, 0, kps, List.of(), true);
+    byte[] welcome = TestMessages.welcome(SUITE, kps.stream().map(k -> KeyPackage.decode(k).ref()).toList());
+    ok(post(via, admin, "resetGroup", Map.of("convoId", c.id(), "fromGroupId", c.id(), "fromEpoch", c.epoch,
+        "groupId", HexFormat.of().formatHex(g2), "didList", dids, "commit", bytes(commit), "welcome", bytes(welcome),
+        "reason", "epoch " + c.epoch + " is unusable")));
+    c.epoch = 1;
+    return g2;
+  }
 }

@@ -573,6 +573,44 @@ abstract class RealtimeStreamContract {
     assertThat(WsClient.open(wsUrl(ticket(alice), "&encoding=xml")).status()).isEqualTo(400);
   }
 
+  /** A group reset reaches every member's stream as groupResetEvent, over SSE and both WebSocket encodings. */
+  @Test
+  void aGroupResetReachesEveryMemberOnEveryTransport() {
+    TestUser alice = user();
+    TestUser bob = user();
+    Convo c = create(http, alice);
+    add(http, alice, c, bob);
+    WsClient.Opened ws = WsClient.open(wsUrl(ticket(bob), "&convoId=" + c.id()));
+    WsClient.Opened json = WsClient.open(wsUrl(ticket(bob), "&encoding=json&convoId=" + c.id()));
+    try (WsClient w = ws.client(); WsClient j = json.client(); SseClient s = stream(bob, "?convoId=" + c.id());
+        SseClient a = stream(alice, "?convoId=" + c.id())) {
+      byte[] g2 = RealtimeFixture.reset(http, alice, c, bob);
+      // (Claiming Bob's KeyPackage may also tell him, live, to publish more: not part of this.)
+      List<StreamEvent> sse = s.drain(QUIET).stream().filter(x -> !x.type().equals("keyPackagesLowEvent")).toList();
+      // The reset's commit, Bob's Welcome to the new group, then the reset itself.
+      assertThat(sse).extracting(StreamEvent::type).containsExactly("messageEvent", "welcomeEvent", "groupResetEvent");
+      JsonNode e = sse.get(2).data();
+      assertThat(e.get("convoId").asText()).isEqualTo(c.id());
+      assertThat(e.get("groupId").asText()).isEqualTo(java.util.HexFormat.of().formatHex(g2));
+      assertThat(e.get("previousGroupId").asText()).isEqualTo(c.id());
+      assertThat(e.get("epoch").asLong()).isEqualTo(1);
+      assertThat(e.get("resetSeq").asLong()).isEqualTo(sse.get(0).seq());
+      assertThat(e.get("resetBy").asText()).isEqualTo(alice.did().value());
+      assertThat(e.get("reason").asText()).isEqualTo("epoch 1 is unusable");
+      for (WsClient client : List.of(w, j)) {
+        List<StreamEvent> frames = new ArrayList<>();
+        while (frames.size() < sse.size()) {
+          StreamEvent f = client.next(WAIT);
+          if (!f.type().equals("keyPackagesLowEvent")) {
+            frames.add(f);
+          }
+        }
+        assertThat(frames).isEqualTo(sse);
+      }
+      assertThat(a.drain(QUIET)).extracting(StreamEvent::type).containsExactly("messageEvent", "groupResetEvent");
+    }
+  }
+
   @Test
   void aWebSocketThatLosesItsConversationEndsWithAnErrorFrame() {
     TestUser alice = user();
@@ -662,6 +700,101 @@ abstract class RealtimeStreamContract {
       f.get();
     }
     assertThat(got).isEqualTo(expectedLog(convos, bob));
+  }
+
+  @Test
+  void manyStreamsOfOneConversationGetEveryMessageOnceInOrderWhileSendersRace() throws Exception {
+    TestUser alice = user();
+    TestUser bob = user();
+    TestUser carol = user();
+    Convo c = create(http, alice);
+    add(http, alice, c, bob, carol);
+    List<SseClient> streams = new ArrayList<>();
+    List<Boolean> allConvos = new ArrayList<>();
+    try {
+      for (TestUser u : List.of(alice, bob, carol)) {
+        for (int i = 0; i < 4; i++) { // one-conversation and all-conversations streams, written by the same feed
+          boolean all = i % 2 == 1;
+          SseClient s = stream(u, all ? "" : "?convoId=" + c.id());
+          s.drain(QUIET); // "ready" and, all-conversations, keyPackagesLowEvents
+          streams.add(s);
+          allConvos.add(all);
+        }
+      }
+      ExecutorService writers = Executors.newVirtualThreadPerTaskExecutor();
+      List<Future<?>> done = new ArrayList<>();
+      List<Long> sent = java.util.Collections.synchronizedList(new ArrayList<>());
+      for (TestUser w : List.of(alice, bob, carol)) {
+        done.add(writers.submit(() -> {
+          for (int i = 0; i < 30; i++) {
+            sent.add(send(http, w, c));
+          }
+        }));
+      }
+      writers.shutdown();
+      for (Future<?> f : done) {
+        f.get();
+      }
+      List<Long> expected = sent.stream().sorted().toList();
+      assertThat(expected).hasSize(90);
+      for (int i = 0; i < streams.size(); i++) {
+        List<Long> got = new ArrayList<>();
+        while (got.size() < expected.size()) { // each poll waits at most WAIT
+          StreamEvent e = streams.get(i).poll(WAIT);
+          if (e == null) {
+            break;
+          }
+          if (e.type().equals("messageEvent")) {
+            got.add(e.seq());
+          }
+        }
+        assertThat(got).as("stream %d (all conversations: %s)", i, allConvos.get(i)).isEqualTo(expected);
+      }
+    } finally {
+      streams.forEach(SseClient::close);
+    }
+  }
+
+  @Test
+  void aStalledConsumerDoesNotHoldUpTheOthers() throws Exception {
+    TestUser alice = user();
+    TestUser bob = user();
+    TestUser carol = user();
+    Convo c = create(http, alice);
+    add(http, alice, c, bob, carol);
+    try (Socket stalled = new Socket(); SseClient b = stream(bob, "?convoId=" + c.id()); SseClient all = stream(carol, "")) {
+      stalled.setReceiveBufferSize(4096);
+      stalled.connect(new InetSocketAddress("127.0.0.1", server.port()), 5000);
+      stalled.setSoTimeout((int) WAIT.toMillis());
+      stalled.getOutputStream().write(("GET /xrpc/" + SseClient.NSID + "?convoId=" + c.id() + " HTTP/1.1\r\n"
+          + "Host: 127.0.0.1\r\nAuthorization: Bearer " + alice.token("streamConvoEvents")
+          + "\r\nAccept: text/event-stream\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+      stalled.getOutputStream().flush();
+      b.drain(QUIET);
+      all.drain(QUIET);
+      // Far more than the stalled client's socket buffers and outbox hold: the feed must not wait for it.
+      List<Long> sent = new ArrayList<>();
+      for (int i = 0; i < 30; i++) {
+        sent.add(RealtimeFixture.sendLarge(http, alice, c, 256 * 1024));
+      }
+      for (SseClient s : List.of(b, all)) {
+        List<Long> got = new ArrayList<>();
+        while (got.size() < sent.size()) { // each poll waits at most WAIT
+          StreamEvent e = s.poll(WAIT);
+          if (e == null) {
+            break;
+          }
+          if (e.type().equals("messageEvent")) {
+            got.add(e.seq());
+          }
+        }
+        assertThat(got).isEqualTo(sent);
+      }
+      // The stalled one was cut as a slow consumer, after the events it was handed.
+      String rest = new String(stalled.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(rest).contains("\"info\":\"slow-consumer\"");
+      assertThat(rest.indexOf("slow-consumer")).isGreaterThan(rest.lastIndexOf("messageEvent"));
+    }
   }
 
   static boolean allDone(List<Future<?>> fs) {

@@ -27,4 +27,18 @@ class DatabaseFaultsTest {
     assertThat(DatabaseFaults.isUnavailable(new SQLiteException("x", SQLiteErrorCode.SQLITE_CONSTRAINT))).isFalse();
     assertThat(DatabaseFaults.isUnavailable(new IllegalStateException("bug"))).isFalse();
   }
+
+  @Test
+  @DisplayName("a request that outlives the shutdown drain meets a closed pool: a transient fault (503), not a bug (500)")
+  void closedPoolIsUnavailable(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) {
+    Database db = Database.open("jdbc:sqlite:" + dir.resolve("t.db"), new io.micrometer.core.instrument.simple.SimpleMeterRegistry());
+    db.migrate();
+    db.close();
+    Throwable write = org.assertj.core.api.Assertions.catchThrowable(() -> db.inTransaction(h -> h.execute("SELECT 1")));
+    Throwable read = org.assertj.core.api.Assertions.catchThrowable(() -> db.withHandle(h -> h.execute("SELECT 1")));
+    assertThat(write).isNotNull();
+    assertThat(read).isNotNull();
+    assertThat(DatabaseFaults.isUnavailable(write)).as(String.valueOf(write)).isTrue();
+    assertThat(DatabaseFaults.isUnavailable(read)).as(String.valueOf(read)).isTrue();
+  }
 }
