@@ -100,8 +100,8 @@ class XrpcRouterFuzzTest {
     Bounds b = c.bounds();
     return new Config(c.profile(), c.bind(), c.port(), c.dataDir(), c.databaseUrl(), c.serviceDid(), c.allowDidKey(),
         c.plcUrl(), c.didWebAllowedInsecureHosts(), c.metricsToken(), l, c.storage(),
-        new Bounds(b.validationThreads(), b.validationQueue(), 1000, b.didFetchConcurrency(), 0,
-            b.didNegativeCacheSize(), b.minFreeDiskBytes(), "NORMAL", b.unavailableRetryAfter()));
+        b.withInFlightPerCaller(1000).withDid(b.didFetchConcurrency(), 0, b.didNegativeCacheSize())
+            .withSqliteSynchronous("NORMAL"));
   }
 
   @AfterAll
