@@ -186,6 +186,83 @@ class CrossImplementationIT extends E2eFixture {
     assertThat(List.of(a.epoch(g), b.epoch(g), c.epoch(g), serverEpoch(ua, g))).containsOnly(3L);
   }
 
+  /**
+   * Issue 10 with both implementations under the {@code public} handshake policy, where the server polices every
+   * commit: bcmls's Add commit (no path) and key update, ts-mls's key update and Remove all pass; a non-admin's
+   * smuggled Remove (ts-mls, naming a member who left but removing the bcmls admin's leaf) is refused and the group
+   * goes on; then the bcmls admin resets the group (a new bcmls group re-adding the ts-mls member, policed like
+   * addMembers' commit) and both talk and commit in the new group.
+   */
+  @Test
+  void bothImplementationsUnderThePublicPolicyAndAGroupResetByBcmls() {
+    User ua = user("alice");
+    User ub = user("bob");
+    User uc = user("carol");
+    Device a = bcDevice(ua);
+    Device b = device(ub);
+    Device c = device(uc);
+    b.publish(1);
+    c.publish(1);
+    String g = newGroupId();
+    a.agent.call("createGroup", "groupId", g);
+    JsonNode pending = a.agent.call("addMembers", "groupId", g, "keyPackages", keyPackageBytes(claim(ua, ub, uc)));
+    ua.post("createConvo", Map.of("groupId", g, "cipherSuite", SUITE, "handshakePolicy", "public",
+        "initialMembers", List.of(ub.did(), uc.did()), "commit", Device.bytes(pending.path("commit").asText()),
+        "welcome", Device.bytes(pending.path("welcome").asText()),
+        "groupInfo", Device.bytes(pending.path("groupInfo").asText()))).ok();
+    a.agent.call("applyPending", "groupId", g);
+    fetchJoinConfirm(b, g);
+    fetchJoinConfirm(c, g);
+    assertSameRoster(g, a, b, c);
+
+    // Key updates by both implementations pass the policing (UpdatePath leaf = the committer's own DID).
+    assertThat(updateCommit(b, g).status()).isEqualTo(200);
+    assertThat(commits(a.receive(g))).hasSize(1);
+    assertThat(commits(c.receive(g))).hasSize(1);
+    assertThat(updateCommit(a, g).status()).isEqualTo(200);
+    assertThat(commits(b.receive(g))).hasSize(1);
+    assertThat(commits(c.receive(g))).hasSize(1);
+
+    // Carol leaves; Bob (not an admin) commits a Remove of Alice's bcmls leaf while naming Carol: refused.
+    uc.post("leaveConvo", Map.of("convoId", g)).ok();
+    JsonNode smuggled = b.agent.call("remove", "groupId", g, "leafIndex", a.ownLeaf(g));
+    User.Response refused = ub.post("removeMember", Map.of("convoId", g, "targetDid", uc.did(),
+        "commit", Device.bytes(smuggled.path("commit").asText())));
+    assertThat(refused.error()).as("%s", refused).isEqualTo("Forbidden");
+    b.agent.call("discardPending", "groupId", g);
+    JsonNode removal = b.agent.call("remove", "groupId", g, "identity", uc.did());
+    ub.post("removeMember", Map.of("convoId", g, "targetDid", uc.did(),
+        "commit", Device.bytes(removal.path("commit").asText()))).ok();
+    b.agent.call("applyPending", "groupId", g);
+    assertThat(commits(a.receive(g))).as("bcmls processes ts-mls's Remove").hasSize(1);
+    a.send(g, "still here, policed");
+    assertThat(b.texts(g)).containsExactly("still here, policed");
+    assertThat(List.of(a.epoch(g), b.epoch(g), serverEpoch(ua, g))).containsOnly(4L);
+
+    // Alice (bcmls, admin) resets the group: a new bcmls group, Bob (ts-mls) re-added from a fresh KeyPackage.
+    b.publish(1);
+    String g2 = newGroupId();
+    a.agent.call("createGroup", "groupId", g2);
+    JsonNode fresh = a.agent.call("addMembers", "groupId", g2, "keyPackages", keyPackageBytes(claim(ua, ub)));
+    JsonNode reset = ua.post("resetGroup", Map.of("convoId", g, "fromGroupId", g, "fromEpoch", 4, "groupId", g2,
+        "didList", List.of(ub.did()), "commit", Device.bytes(fresh.path("commit").asText()),
+        "welcome", Device.bytes(fresh.path("welcome").asText()),
+        "groupInfo", Device.bytes(fresh.path("groupInfo").asText()))).ok();
+    a.agent.call("applyPending", "groupId", g2);
+    long resetSeq = reset.path("resetSeq").asLong();
+    a.resetTo(g, g2, resetSeq);
+    b.resetTo(g, g2, resetSeq);
+    fetchJoinConfirm(b, g, g2);
+    assertSameRoster(g, a, b);
+    b.send(g, "ts-mls in the new group");
+    assertThat(a.texts(g)).containsExactly("ts-mls in the new group");
+    a.send(g, "bcmls in the new group");
+    assertThat(b.texts(g)).containsExactly("bcmls in the new group");
+    assertThat(updateCommit(b, g).status()).isEqualTo(200);
+    assertThat(commits(a.receive(g))).hasSize(1);
+    assertThat(List.of(a.epoch(g), b.epoch(g), serverEpoch(ua, g))).containsOnly(2L);
+  }
+
   /** Every device sees the same leaves: same identities (the DIDs) and signature keys, by its own implementation. */
   private static void assertSameRoster(String g, Device... devices) {
     List<String> first = roster(devices[0], g);
@@ -197,7 +274,7 @@ class CrossImplementationIT extends E2eFixture {
   }
 
   private static List<String> roster(Device d, String g) {
-    JsonNode members = d.agent.call("members", "groupId", g).path("members");
+    JsonNode members = d.agent.call("members", "groupId", d.group(g)).path("members");
     return StreamSupport.stream(members.spliterator(), false)
         .map(m -> m.path("identity").asText() + " " + m.path("leafIndex").asInt() + " " + m.path("signaturePublicKey").asText())
         .toList();

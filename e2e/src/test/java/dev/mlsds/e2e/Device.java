@@ -33,6 +33,8 @@ final class Device {
   private final Map<String, Long> cursors = new HashMap<>();
   private final Map<String, Long> newMemberAt = new HashMap<>();
   private final Map<String, Long> skipBefore = new HashMap<>();
+  /** The MLS group each conversation runs on, when a group reset moved it off its first one (the convoId). */
+  private final Map<String, String> groups = new HashMap<>();
 
   /** A KeyPackage as the agent made it: standard base64 of the MLSMessage, and its KeyPackageRef (hex). */
   record KeyPackage(String base64, String ref) {}
@@ -95,6 +97,24 @@ final class Device {
     skipBefore.put(convoId, epoch);
   }
 
+  /** The MLS group {@code convoId} runs on, as this device knows it. */
+  String group(String convoId) {
+    return groups.getOrDefault(convoId, convoId);
+  }
+
+  /**
+   * What a client does when it learns of a group reset ({@code groupResetEvent}, or a 409 {@code GroupReset}
+   * naming the new group and {@code resetSeq}): the conversation now runs on {@code groupId}; the old group's
+   * log up to the reset's commit is history it will not process; it takes part in the new group from the
+   * Welcome (or, for the admin who reset, from its own applied commit), at epoch 1.
+   */
+  void resetTo(String convoId, String groupId, long resetSeq) {
+    groups.put(convoId, groupId);
+    cursors.merge(convoId, resetSeq, Math::max);
+    newMemberAt.put(convoId, 1L);
+    skipBefore.remove(convoId);
+  }
+
   /**
    * Joins with a Welcome (base64) that made its user a member. The server must then show this user only
    * the log after the Commit that added them: every entry {@link #receive} sees must be for the joined
@@ -130,7 +150,7 @@ final class Device {
           continue;
         }
         String ciphertext = m.path("ciphertext").path("$bytes").asText();
-        JsonNode result = agent.call("process", "message", ciphertext, "groupId", convoId);
+        JsonNode result = agent.call("process", "message", ciphertext, "groupId", group(convoId));
         out.add(new Received(seq, epoch, m.path("contentType").asText(), m.path("sender").asText(), ciphertext, result));
       }
       cursors.put(convoId, Math.max(since, page.path("lastSeq").asLong(since)));
@@ -148,18 +168,18 @@ final class Device {
 
   /** Encrypts {@code text} and sends it; returns the sendMessage output. */
   JsonNode send(String convoId, String text) {
-    JsonNode enc = agent.call("encrypt", "groupId", convoId, "plaintext", text);
+    JsonNode enc = agent.call("encrypt", "groupId", group(convoId), "plaintext", text);
     return user.post("sendMessage", Map.of("convoId", convoId, "ciphertext", bytes(enc.path("message").asText()),
         "epoch", enc.path("epoch").asLong())).ok();
   }
 
   long epoch(String convoId) {
-    return agent.call("epoch", "groupId", convoId).path("epoch").asLong();
+    return agent.call("epoch", "groupId", group(convoId)).path("epoch").asLong();
   }
 
   /** This device's leaf index in the group, by its own view. */
   int ownLeaf(String convoId) {
-    return agent.call("members", "groupId", convoId).path("ownLeafIndex").asInt();
+    return agent.call("members", "groupId", group(convoId)).path("ownLeafIndex").asInt();
   }
 
   static Map<String, String> bytes(String base64) {

@@ -157,11 +157,16 @@ abstract class E2eFixture {
 
   /** The device fetches its Welcome, joins with it and confirms it. Returns the getWelcome output. */
   static JsonNode fetchJoinConfirm(Device d, String g) {
+    return fetchJoinConfirm(d, g, g);
+  }
+
+  /** As {@link #fetchJoinConfirm(Device, String)}, for a conversation whose MLS group is {@code group} (after a reset). */
+  static JsonNode fetchJoinConfirm(Device d, String g, String group) {
     JsonNode w = d.user.get("getWelcome", "convoId", g, "deviceId", d.deviceId).ok();
     assertThat(w.path("convoId").asText()).isEqualTo(g);
     assertThat(w.path("deviceId").asText()).isEqualTo(d.deviceId);
     JsonNode joined = d.join(standard(w.path("welcome").asText()));
-    assertThat(joined.path("groupId").asText()).isEqualTo(g);
+    assertThat(joined.path("groupId").asText()).isEqualTo(group);
     assertThat(joined.path("keyPackageRef").asText()).as("the Welcome opens with the KeyPackage the server named")
         .isEqualTo(w.path("keyPackageRef").asText());
     d.user.post("confirmWelcome", Map.of("convoId", g, "deviceId", d.deviceId, "success", true)).ok();
@@ -170,10 +175,10 @@ abstract class E2eFixture {
 
   /** A key-update commit (empty commit with a path) through sendMessage, then the new GroupInfo. */
   static User.Response updateCommit(Device d, String g) {
-    JsonNode pending = d.agent.call("update", "groupId", g);
+    JsonNode pending = d.agent.call("update", "groupId", d.group(g));
     User.Response r = d.user.post("sendMessage", Map.of("convoId", g, "ciphertext", Device.bytes(pending.path("commit").asText())));
     if (r.status() == 200) {
-      d.agent.call("applyPending", "groupId", g);
+      d.agent.call("applyPending", "groupId", d.group(g));
       d.user.post("updateGroupInfo", Map.of("convoId", g, "groupInfo", Device.bytes(pending.path("groupInfo").asText()))).ok();
     }
     return r;

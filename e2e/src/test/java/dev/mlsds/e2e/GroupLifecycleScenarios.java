@@ -1,6 +1,7 @@
 package dev.mlsds.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.mlsds.e2e.Device.KeyPackage;
@@ -252,6 +253,127 @@ abstract class GroupLifecycleScenarios extends E2eFixture {
     d.send(g, "hello from dave");
     assertThat(a.texts(g)).containsExactly("hello from dave");
     assertThat(List.of(a.epoch(g), b.epoch(g), d.epoch(g), serverEpoch(ua, g))).containsOnly(3L);
+  }
+
+  /**
+   * Issue 10: under the {@code any} policy a member's junk encrypted "commit" (security review H5) is accepted
+   * and kills the epoch: no member can process it and every honest commit is refused. An admin resets the
+   * group: a new ts-mls group under the same conversation, re-adding everyone from fresh KeyPackages. The old
+   * group's traffic gets 409 GroupReset naming the new group; each member joins from the Welcome getWelcome
+   * gives it; then all members exchange messages and commit again.
+   */
+  @Test
+  void aBrokenEpochUnderAnyIsRecoveredByGroupReset() {
+    User ua = user("alice");
+    User ub = user("bob");
+    User uc = user("carol");
+    Device a = device(ua);
+    Device b = device(ub);
+    Device c = device(uc);
+    b.publish(1);
+    c.publish(1);
+    String g = newGroupId();
+    a.agent.call("createGroup", "groupId", g);
+    JsonNode pending = a.agent.call("addMembers", "groupId", g, "keyPackages", keyPackageBytes(claim(ua, ub, uc)));
+    ua.post("createConvo", Map.of("groupId", g, "cipherSuite", SUITE, "handshakePolicy", "any",
+        "initialMembers", List.of(ub.did(), uc.did()),
+        "commit", Device.bytes(pending.path("commit").asText()), "welcome", Device.bytes(pending.path("welcome").asText()),
+        "groupInfo", Device.bytes(pending.path("groupInfo").asText()))).ok();
+    a.agent.call("applyPending", "groupId", g);
+    fetchJoinConfirm(b, g);
+    fetchJoinConfirm(c, g);
+    a.send(g, "before");
+    assertThat(b.texts(g)).containsExactly("before");
+    assertThat(c.texts(g)).containsExactly("before");
+
+    // Bob sends a junk "commit" (an encrypted PrivateMessage the server cannot read) for epoch 1: accepted.
+    long junkSeq = ub.post("sendMessage", Map.of("convoId", g, "ciphertext",
+        Map.of("$bytes", java.util.Base64.getEncoder().encodeToString(junkCommit(g, 1))))).ok().path("seq").asLong();
+    assertThat(serverEpoch(ua, g)).isEqualTo(2);
+    // Nobody can process it, and every honest commit now loses to it: the epoch is dead.
+    assertThatThrownBy(() -> c.receive(g)).isInstanceOf(MlsAgent.AgentError.class);
+    assertThatThrownBy(() -> a.receive(g)).isInstanceOf(MlsAgent.AgentError.class);
+    User.Response dead = updateCommit(a, g);
+    assertThat(dead.error()).as("%s", dead).isEqualTo("StaleEpoch");
+    a.agent.call("discardPending", "groupId", g);
+    JsonNode report = uc.post("reportUnprocessableCommit", Map.of("convoId", g, "seq", junkSeq, "reason", "cannot decrypt"))
+        .ok();
+    assertThat(report.path("senderDid").asText()).isEqualTo(ub.did());
+
+    // Alice (admin) resets: a new group g2 under the same conversation, Bob and Carol re-added from fresh KeyPackages.
+    b.publish(1);
+    c.publish(1);
+    String g2 = newGroupId();
+    a.agent.call("createGroup", "groupId", g2);
+    JsonNode fresh = a.agent.call("addMembers", "groupId", g2, "keyPackages", keyPackageBytes(claim(ua, ub, uc)));
+    JsonNode reset = ua.post("resetGroup", Map.of("convoId", g, "fromGroupId", g, "fromEpoch", 2, "groupId", g2,
+        "didList", List.of(ub.did(), uc.did()), "commit", Device.bytes(fresh.path("commit").asText()),
+        "welcome", Device.bytes(fresh.path("welcome").asText()), "groupInfo", Device.bytes(fresh.path("groupInfo").asText()),
+        "reason", "epoch 2 cannot be processed")).ok();
+    assertThat(reset.path("groupId").asText()).isEqualTo(g2);
+    assertThat(reset.path("epoch").asLong()).isEqualTo(1);
+    assertThat(reset.path("welcomeRecipients")).hasSize(2);
+    long resetSeq = reset.path("resetSeq").asLong();
+    assertThat(a.agent.call("applyPending", "groupId", g2).path("epoch").asLong()).isEqualTo(1);
+    a.resetTo(g, g2, resetSeq);
+    assertThat(storedEvents(g, "groupResetEvent")).singleElement()
+        .satisfies(e -> assertThat(e).containsEntry("groupId", g2).containsEntry("previousGroupId", g));
+
+    // Carol, not yet aware, sends in the old group: 409 GroupReset names the new group; she joins it.
+    JsonNode old = c.agent.call("encrypt", "groupId", g, "plaintext", "into the void");
+    User.Response refused = uc.post("sendMessage", Map.of("convoId", g, "ciphertext", Device.bytes(old.path("message").asText())));
+    assertThat(refused.status()).as("%s", refused).isEqualTo(409);
+    assertThat(refused.error()).isEqualTo("GroupReset");
+    assertThat(refused.body().path("groupId").asText()).isEqualTo(g2);
+    assertThat(refused.body().path("resetSeq").asLong()).isEqualTo(resetSeq);
+    c.resetTo(g, g2, resetSeq);
+    fetchJoinConfirm(c, g, g2);
+    // Bob learns it from getConvos (groupId is the new group) and joins too.
+    assertThat(ub.get("getConvos").ok().path("conversations").get(0).path("groupId").asText()).isEqualTo(g2);
+    b.resetTo(g, g2, resetSeq);
+    fetchJoinConfirm(b, g, g2);
+
+    // Everyone talks again, and commits work again (Bob's key update is processed by both others).
+    a.send(g, "after the reset");
+    assertThat(b.texts(g)).containsExactly("after the reset");
+    assertThat(c.texts(g)).containsExactly("after the reset");
+    b.send(g, "bob is back");
+    assertThat(a.texts(g)).containsExactly("bob is back");
+    assertThat(c.texts(g)).containsExactly("bob is back");
+    assertThat(updateCommit(b, g).status()).isEqualTo(200);
+    assertThat(commits(a.receive(g))).hasSize(1);
+    assertThat(commits(c.receive(g))).hasSize(1);
+    c.send(g, "carol too");
+    assertThat(a.texts(g)).containsExactly("carol too");
+    assertThat(b.texts(g)).containsExactly("carol too");
+    assertThat(List.of(a.epoch(g), b.epoch(g), c.epoch(g), serverEpoch(ua, g))).containsOnly(2L);
+    // The history from before the reset is still readable.
+    JsonNode history = ua.get("getMessages", "convoId", g, "sinceSeq", "0", "limit", "100").ok().path("messages");
+    assertThat(history.get(0).path("seq").asLong()).isEqualTo(1);
+    assertThat(history.size()).isGreaterThan((int) resetSeq);
+  }
+
+  /** A PrivateMessage commit for {@code group} at {@code epoch} whose encrypted parts are random: nobody can open it. */
+  static byte[] junkCommit(String group, long epoch) {
+    byte[] id = java.util.HexFormat.of().parseHex(group);
+    byte[] senderData = new byte[40];
+    byte[] ciphertext = new byte[60];
+    new java.security.SecureRandom().nextBytes(senderData);
+    new java.security.SecureRandom().nextBytes(ciphertext);
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    out.writeBytes(new byte[] {0, 1, 0, 2}); // mls10, mls_private_message
+    out.write(id.length);
+    out.writeBytes(id);
+    for (int i = 7; i >= 0; i--) {
+      out.write((int) (epoch >>> (8 * i)) & 0xff);
+    }
+    out.write(3); // content_type commit
+    out.write(0); // authenticated_data<V>: empty
+    out.write(senderData.length);
+    out.writeBytes(senderData);
+    out.write(ciphertext.length);
+    out.writeBytes(ciphertext);
+    return out.toByteArray();
   }
 
   private static Map<String, String> roles(JsonNode convo) {

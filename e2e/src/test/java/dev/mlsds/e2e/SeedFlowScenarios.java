@@ -156,6 +156,71 @@ abstract class SeedFlowScenarios extends E2eFixture {
     assertThat(receive(b, groupId, readWithClientPaging(b, convoId))).containsExactly(last.plaintext());
   }
 
+  /**
+   * Issue 10, the seed-era client after a group reset: it knows no reset, and needs none of this server's additions.
+   * An admin on a current client (ts-mls) created the conversation with the seed client in it (under {@code any},
+   * where the seed client's encrypted handshakes are allowed) and resets it to a new group. The seed client's next
+   * send, still for the old group, fails with a bare status (409). Like the app, it refreshes its conversations:
+   * {@code getConvos} shows a {@code groupId} it has no group for, so it joins it from the Welcome {@code getWelcome}
+   * hands it (a base64url string, as ever), and the conversation goes on in the new group, both ways.
+   */
+  @Test
+  void aSeedEraClientFollowsAGroupResetThroughItsWelcome() {
+    User ua = user("admin");
+    Device admin = device(ua);
+    SeedClient s = seed("seed");
+    s.publishKeyPackage();
+    String g = newGroupId();
+    admin.agent.call("createGroup", "groupId", g);
+    JsonNode pending = admin.agent.call("addMembers", "groupId", g, "keyPackages", seedKeyPackages(claim(ua, s.user)));
+    ua.post("createConvo", Map.of("groupId", g, "cipherSuite", SUITE, "handshakePolicy", "any",
+        "initialMembers", List.of(s.did()), "commit", Device.bytes(pending.path("commit").asText()),
+        "welcome", Device.bytes(pending.path("welcome").asText()))).ok();
+    admin.agent.call("applyPending", "groupId", g);
+    ConvoView before = s.convo(g);
+    assertThat(s.joinFromWelcome(before)).isEqualTo(1);
+    Sent first = s.send(before, "seed before the reset");
+    assertThat(admin.texts(g)).containsExactly(first.plaintext());
+
+    // The admin resets the conversation to a new group, re-adding the seed client from a fresh KeyPackage.
+    s.publishKeyPackage();
+    String g2 = newGroupId();
+    admin.agent.call("createGroup", "groupId", g2);
+    JsonNode fresh = admin.agent.call("addMembers", "groupId", g2, "keyPackages", seedKeyPackages(claim(ua, s.user)));
+    JsonNode reset = ua.post("resetGroup", Map.of("convoId", g, "fromGroupId", g, "fromEpoch", 1, "groupId", g2,
+        "didList", List.of(s.did()), "commit", Device.bytes(fresh.path("commit").asText()),
+        "welcome", Device.bytes(fresh.path("welcome").asText()))).ok();
+    admin.agent.call("applyPending", "groupId", g2);
+    admin.resetTo(g, g2, reset.path("resetSeq").asLong());
+
+    // The seed client's send for the old group: a bare 409.
+    assertThat(statusOf(() -> s.send(before, "into the old group"))).isEqualTo(409);
+    // It refreshes: the conversation (same id) now names a group it does not have; it joins it from its Welcome.
+    ConvoView after = s.convo(g);
+    assertThat(after.id()).isEqualTo(g);
+    assertThat(after.groupId()).isEqualToIgnoringCase(g2);
+    assertThat(after.epoch()).isEqualTo(1);
+    assertThat(s.joinFromWelcome(after)).isEqualTo(1);
+    Sent second = s.send(after, "seed in the new group");
+    assertThat(admin.texts(g)).containsExactly(second.plaintext());
+    admin.send(g, "admin in the new group");
+    List<MessageView> log = readWithClientPaging(s, g);
+    List<MessageView> newGroup = log.stream().filter(m -> m.seq() > reset.path("resetSeq").asLong()).toList();
+    assertThat(receive(s, g2, newGroup)).containsExactly("admin in the new group");
+    // Its history paging still reaches the old group's messages (which it read before the reset).
+    assertThat(log.stream().map(MessageView::id)).contains(first.output().messageId());
+  }
+
+  /** KeyPackages a seed client published (bare), claimed by another client, as MLSMessages for an agent. */
+  private static List<String> seedKeyPackages(JsonNode claimed) {
+    List<String> out = new ArrayList<>();
+    for (JsonNode k : claimed) {
+      out.add(java.util.Base64.getEncoder().encodeToString(
+          SeedClient.wrapped(java.util.Base64.getUrlDecoder().decode(k.path("keyPackage").asText()))));
+    }
+    return out;
+  }
+
   /** Sends texts longer than ts-mls's 256-byte padding until the ciphertext lengths have covered 0, 1 and 2 mod 3. */
   private static List<Sent> sendEveryResidue(SeedClient from, ConvoView convo, String prefix) {
     List<Sent> out = new ArrayList<>();

@@ -2,6 +2,8 @@ package dev.mlsds.server;
 
 import dev.mlsds.server.auth.Authenticator;
 import dev.mlsds.server.limits.CpuPool;
+import dev.mlsds.server.limits.HttpSettings;
+import dev.mlsds.server.limits.SlowClients;
 import dev.mlsds.server.limits.InFlight;
 import dev.mlsds.server.limits.LargeBodies;
 import dev.mlsds.server.limits.RateLimiter;
@@ -12,6 +14,7 @@ import dev.mlsds.server.ops.Metrics;
 import dev.mlsds.server.ops.ServiceDidDocument;
 import dev.mlsds.server.storage.Database;
 import dev.mlsds.server.xrpc.ErrorResponses;
+import dev.mlsds.server.xrpc.JettyErrors;
 import dev.mlsds.server.xrpc.Json;
 import dev.mlsds.server.xrpc.RequestIds;
 import dev.mlsds.server.xrpc.XrpcError;
@@ -60,6 +63,8 @@ public final class Server implements AutoCloseable {
   private final List<CpuPool> pools = new ArrayList<>();
   private volatile boolean draining;
   private Javalin app;
+  private HttpSettings http = HttpSettings.fromEnvironment(System.getenv());
+  private SlowClients slowClients;
 
   /** A node that opens its own metrics registry and database pool from {@code config}. */
   public Server(Config config, Clock clock, Authenticator authenticator, RateLimiter rateLimiter) {
@@ -79,6 +84,16 @@ public final class Server implements AutoCloseable {
     router.largeBodies(new LargeBodies(config.bounds().validationThreads(), LargeBodies.DEFAULT_THRESHOLD));
   }
 
+
+  /** Replaces the HTTP connection bounds (read from {@code MLSDS_HTTP_*}); call before {@link #start()}. */
+  public Server http(HttpSettings settings) {
+    this.http = settings.validate();
+    return this;
+  }
+
+  public HttpSettings http() {
+    return http;
+  }
 
   /** The router, so features (and tests) register their methods before {@link #start()}. */
   public XrpcRouter router() {
@@ -144,6 +159,8 @@ public final class Server implements AutoCloseable {
       cfg.jetty.host = config.bind();
       cfg.jetty.port = config.port();
       cfg.http.maxRequestSize = config.limits().messageMaxBytes() * 2;
+      cfg.jetty.modifyServer(s -> s.setErrorHandler(new JettyErrors()));
+      slowClients = SlowClients.install(cfg, http, config.bind(), config.port());
       // The client's address (per-address limits): X-Forwarded-For only from MLSDS_TRUSTED_PROXIES.
       TrustedProxies proxies = config.bounds().proxies();
       if (!proxies.isEmpty()) {
@@ -173,6 +190,7 @@ public final class Server implements AutoCloseable {
       }
       ErrorResponses.install(cfg, config.bounds().unavailableRetryAfter().toSeconds());
     });
+    router.minBodyBytesPerSecond(http.minBodyBytesPerSecond());
     app.start();
     maintenance.start(MAINTENANCE_EVERY);
     log.info("mlsds {} listening on http://{}:{} ({} profile, {} storage, service DID {})", version(),
@@ -250,6 +268,9 @@ public final class Server implements AutoCloseable {
     pools.forEach(CpuPool::close);
     if (app != null) {
       app.stop();
+    }
+    if (slowClients != null) {
+      slowClients.close();
     }
     db.close();
     metrics.close();

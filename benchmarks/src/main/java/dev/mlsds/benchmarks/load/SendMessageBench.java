@@ -176,9 +176,14 @@ public final class SendMessageBench {
 
     WrkResult ceiling = null;
     Double dbTps = null;
+    Double noNotifyTps = null;
     if (!o.skipCeilings()) {
       ceiling = httpCeiling(lua);
-      dbTps = o.backend().equals("postgres") ? pgbench(users) : jdbcLoop(users);
+      dbTps = o.backend().equals("postgres") ? pgbench(users, true) : jdbcLoop(users);
+      if (o.backend().equals("postgres")) {
+        // The same transaction without the realtime trigger's NOTIFY: what the in-transaction NOTIFY costs.
+        noNotifyTps = pgbench(users, false);
+      }
     }
 
     // One server run per pool size (0: the server's default), each on a fresh database.
@@ -228,6 +233,7 @@ public final class SendMessageBench {
     out.put("errors", r.errors());
     out.put("dropped", o.rate() > 0 ? r.dropped() : null);
     out.put("pgbenchTps", o.backend().equals("postgres") ? round(dbTps) : null);
+    out.put("pgbenchNoNotifyTps", round(noNotifyTps));
     out.put("jdbcLoopTps", o.backend().equals("sqlite") ? round(dbTps) : null);
     out.put("httpCeilingRps", ceiling == null ? null : round(ceiling.rps()));
     out.put("ratioToPgbench", dbTps == null ? null : round(r.rps() / dbTps));
@@ -273,8 +279,12 @@ public final class SendMessageBench {
 
   // ---- Database ceilings ----
 
-  /** pgbench with sendMessage's statements at the same concurrency; returns its tps. */
-  double pgbench(List<DevIdentity> users) throws Exception {
+  /**
+   * pgbench with sendMessage's statements at the same concurrency; returns its tps. {@code notify}: with the
+   * realtime triggers of the migrated schema (each message insert calls pg_notify, as on the server); without,
+   * they are disabled on this scratch database.
+   */
+  double pgbench(List<DevIdentity> users, boolean notify) throws Exception {
     String db = createPgDatabase("pgb");
     try {
       String url = "jdbc:postgresql://127.0.0.1:5432/" + db + "?user=postgres";
@@ -283,20 +293,27 @@ public final class SendMessageBench {
       }
       try (Connection c = DriverManager.getConnection(url)) {
         insertConvos(c, users);
+        if (!notify) {
+          try (Statement st = c.createStatement()) {
+            st.execute("ALTER TABLE messages DISABLE TRIGGER messages_wake");
+          }
+        }
       }
       String data = HexFormat.of().formatHex(SendMessageLoad.privateMessage(groupId(0), MESSAGE_BYTES));
+      // The statements of the server's sendMessage transaction: the conversation row lock, the token's jti
+      // record, the membership, the sender's quota, the next seq, the message.
       String script = """
           \\set cid %d + :client_id %% %d
           SELECT creator_did AS did, epoch FROM convos WHERE id = :cid FOR UPDATE \\gset
-          SELECT id, creator_did, cipher_suite, epoch, latest_seq, closed FROM convos WHERE id = :cid;
-          SELECT convo_id, did, role, active FROM members WHERE convo_id = :cid AND did = :did;
-          UPDATE convos SET latest_seq = latest_seq + 1, last_message_at = 1 WHERE id = :cid;
-          SELECT latest_seq AS seq FROM convos WHERE id = :cid \\gset
+          INSERT INTO auth_jti (issuer, jti, keep_until) VALUES (:did, md5(random()::text), 9000000000000) ON CONFLICT (issuer, jti) DO UPDATE SET keep_until = excluded.keep_until WHERE auth_jti.keep_until < 1;
+          SELECT convo_id, did, role, active, joined_at, joined_seq, left_at FROM members WHERE convo_id = :cid AND did = :did;
+          INSERT INTO storage_usage (did, bytes, messages) VALUES (:did, 1024, 1) ON CONFLICT (did) DO UPDATE SET bytes = storage_usage.bytes + 1024, messages = storage_usage.messages + 1 RETURNING bytes, messages;
+          UPDATE convos SET latest_seq = latest_seq + 1, last_message_at = 1 WHERE id = :cid RETURNING latest_seq AS seq \\gset
           INSERT INTO messages (convo_id, seq, id, sender_did, epoch, content_type, data, msg_id, created_at) VALUES (:cid, :seq, md5(random()::text), :did, :epoch, 'application', decode(:data, 'hex'), NULL, 1);
           """.formatted(CONVO_BASE, o.convos());
       Path f = work.resolve("sendmessage.pgbench");
       Files.writeString(f, "BEGIN;\n" + script + "COMMIT;\n");
-      progress("pgbench: sendMessage's transaction, %d clients", o.senders());
+      progress("pgbench: sendMessage's transaction, %d clients%s", o.senders(), notify ? "" : ", without NOTIFY");
       List<String> cmd = List.of("pgbench", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-n", "-M", "prepared",
           "-c", String.valueOf(o.senders()), "-j", String.valueOf(o.threads()), "-T", String.valueOf(o.seconds()),
           "-D", "data=" + data, "-f", f.toString(), db);
@@ -328,7 +345,7 @@ public final class SendMessageBench {
     }
     Properties props = new Properties();
     props.setProperty("journal_mode", "WAL");
-    props.setProperty("synchronous", "NORMAL");
+    props.setProperty("synchronous", "FULL"); // the server's default (MLSDS_SQLITE_SYNCHRONOUS)
     props.setProperty("busy_timeout", "10000");
     props.setProperty("foreign_keys", "true");
     props.setProperty("transaction_mode", "IMMEDIATE");
@@ -339,13 +356,16 @@ public final class SendMessageBench {
       insertConvos(c, users);
       c.setAutoCommit(false);
       PreparedStatement lock = c.prepareStatement("SELECT creator_did, epoch FROM convos WHERE id = ?");
-      PreparedStatement find = c.prepareStatement(
-          "SELECT id, creator_did, cipher_suite, epoch, latest_seq, closed FROM convos WHERE id = ?");
-      PreparedStatement member = c.prepareStatement(
-          "SELECT convo_id, did, role, active FROM members WHERE convo_id = ? AND did = ?");
+      PreparedStatement jti = c.prepareStatement("INSERT INTO auth_jti (issuer, jti, keep_until) VALUES (?, ?, "
+          + "9000000000000) ON CONFLICT (issuer, jti) DO UPDATE SET keep_until = excluded.keep_until "
+          + "WHERE auth_jti.keep_until < 1");
+      PreparedStatement member = c.prepareStatement("SELECT convo_id, did, role, active, joined_at, joined_seq, "
+          + "left_at FROM members WHERE convo_id = ? AND did = ?");
+      PreparedStatement quota = c.prepareStatement("INSERT INTO storage_usage (did, bytes, messages) VALUES (?, 1024, 1)"
+          + " ON CONFLICT (did) DO UPDATE SET bytes = storage_usage.bytes + 1024,"
+          + " messages = storage_usage.messages + 1 RETURNING bytes, messages");
       PreparedStatement next = c.prepareStatement(
-          "UPDATE convos SET latest_seq = latest_seq + 1, last_message_at = ? WHERE id = ?");
-      PreparedStatement seq = c.prepareStatement("SELECT latest_seq FROM convos WHERE id = ?");
+          "UPDATE convos SET latest_seq = latest_seq + 1, last_message_at = ? WHERE id = ? RETURNING latest_seq");
       PreparedStatement insert = c.prepareStatement("""
           INSERT INTO messages (convo_id, seq, id, sender_did, epoch, content_type, data, msg_id, created_at)
           VALUES (?, ?, ?, ?, ?, 'application', ?, NULL, ?)""");
@@ -372,22 +392,24 @@ public final class SendMessageBench {
           did = rs.getString(1);
           epoch = rs.getLong(2);
         }
-        find.setString(1, cid);
-        try (ResultSet rs = find.executeQuery()) {
-          rs.next();
-        }
+        random.nextBytes(id);
+        jti.setString(1, did);
+        jti.setString(2, HexFormat.of().formatHex(id));
+        jti.executeUpdate();
         member.setString(1, cid);
         member.setString(2, did);
         try (ResultSet rs = member.executeQuery()) {
           rs.next();
         }
+        quota.setString(1, did);
+        try (ResultSet rs = quota.executeQuery()) {
+          rs.next();
+        }
         long millis = System.currentTimeMillis();
         next.setLong(1, millis);
         next.setString(2, cid);
-        next.executeUpdate();
         long s;
-        seq.setString(1, cid);
-        try (ResultSet rs = seq.executeQuery()) {
+        try (ResultSet rs = next.executeQuery()) {
           rs.next();
           s = rs.getLong(1);
         }

@@ -100,7 +100,7 @@ public final class ConvoService {
         ? parseBundle(in.groupId().value(), in.commit(), in.welcome(), in.groupInfo(), in.initialMembers()) : null;
     Welcome seedWelcome = seedAdd ? MlsInput.welcome(in.welcome(), "welcome") : null;
     long now = clock.millis();
-    ConvoView view = withConflictCount(() -> db.inTransaction(h -> {
+    ConvoView view = withConflictCount(() -> db.inTransactionReplying(h -> {
       quotas.checkOpenConvos(h, caller);
       String name = in.metadata() == null ? null : in.metadata().name();
       String description = in.metadata() == null ? null : in.metadata().description();
@@ -127,7 +127,7 @@ public final class ConvoService {
   public AddMembers.Output addMembers(Did caller, AddMembers.Input in) {
     Bundle parsed = parseBundle(null, in.commit(), in.welcome(), in.groupInfo(), in.didList());
     long now = clock.millis();
-    AddMembers.Output out = withConflictCount(() -> db.inTransaction(h -> {
+    AddMembers.Output out = withConflictCount(() -> db.inTransactionReplying(h -> {
       ConvoStore.Convo convo = convos.lock(h, in.convoId());
       requireCurrentGroup(h, convo, parsed.commit(), parsed.groupInfo());
       ConvoStore.Member me = convos.requireActiveMember(h, in.convoId(), caller);
@@ -284,7 +284,7 @@ public final class ConvoService {
     }
     GroupInfo gi = in.groupInfo() == null ? null : MlsInput.groupInfo(in.groupInfo(), "groupInfo");
     long now = clock.millis();
-    RemoveMember.Output out = withConflictCount(() -> db.inTransaction(h -> {
+    RemoveMember.Output out = withConflictCount(() -> db.inTransactionReplying(h -> {
       ConvoStore.Convo convo = convos.lock(h, in.convoId());
       requireCurrentGroup(h, convo, commit, gi);
       ConvoStore.Member me = convos.requireActiveMember(h, in.convoId(), caller);
@@ -334,7 +334,7 @@ public final class ConvoService {
     }
     long now = clock.millis();
     ConvoId id = in.convoId();
-    var out = withConflictCount(() -> db.inTransaction(h -> {
+    var out = withConflictCount(() -> db.inTransactionReplying(h -> {
       ConvoStore.Convo convo = convos.lock(h, id);
       ConvoStore.Member me = convos.requireActiveMember(h, convo, caller);
       if (!me.isAdmin()) {
@@ -416,7 +416,7 @@ public final class ConvoService {
 
   public Conversations.LeaveConvo.Output leaveConvo(Did caller, ConvoId convoId) {
     long now = clock.millis();
-    long epoch = db.inTransaction(h -> {
+    Conversations.LeaveConvo.Output out = db.inTransactionReplying(h -> {
       ConvoStore.Convo convo = convos.lock(h, convoId);
       convos.requireActiveMember(h, convoId, caller);
       convos.deactivate(h, convoId, caller, now);
@@ -427,10 +427,10 @@ public final class ConvoService {
       } else {
         promoteIfNoAdmin(h, convoId);
       }
-      return convo.epoch();
+      return new Conversations.LeaveConvo.Output(true, convo.epoch());
     });
     notifier.convoChanged(convoId.value());
-    return new Conversations.LeaveConvo.Output(true, epoch);
+    return out;
   }
 
   /** The last admin gone: the longest-standing active member becomes admin. */
@@ -498,7 +498,7 @@ public final class ConvoService {
 
   public Conversations.UpdateGroupInfo.Output updateGroupInfo(Did caller, ConvoId id, byte[] groupInfo) {
     GroupInfo gi = MlsInput.groupInfo(groupInfo, "groupInfo");
-    return db.inTransaction(h -> {
+    return db.inTransactionReplying(h -> {
       ConvoStore.Convo convo = convos.lock(h, id);
       requireCurrentGroup(h, convo, null, gi);
       convos.requireActiveMember(h, id, caller);
@@ -525,7 +525,7 @@ public final class ConvoService {
     }
     GroupInfo gi = groupInfo == null ? null : MlsInput.groupInfo(groupInfo, "groupInfo");
     long now = clock.millis();
-    var out = withConflictCount(() -> db.inTransaction(h -> {
+    var out = withConflictCount(() -> db.inTransactionReplying(h -> {
       ConvoStore.Convo convo = convos.lock(h, id);
       requireCurrentGroup(h, convo, commit, gi);
       convos.requireActiveMember(h, id, caller);

@@ -93,46 +93,52 @@ public final class DeliveryService {
           "epoch " + epoch + " does not match the message's own epoch " + msg.epoch());
     }
     long now = clock.millis();
-    MessageView stored = db.inTransaction(h -> {
-      ConvoStore.Convo convo = convos.lock(h, id);
-      convos.requireCurrentGroup(h, convo, msg.groupId(), "ciphertext");
-      convos.requireActiveMember(h, convo, caller);
-      if (msgId != null) {
-        Optional<MessageView> previous = messages.byMsgId(h, id, caller, msgId);
-        if (previous.isPresent()) {
-          return previous.get();
-        }
-      }
-      if (msg.isCommit()) {
-        if (convo.handshakePolicy() == HandshakePolicy.ANY && msg.proposalsFullyVisible()) {
-          Set<Integer> types = msg.visibleProposalTypes();
-          if (types.contains(Proposal.ADD) || types.contains(Proposal.REMOVE)) {
-            throw XrpcException.invalidRequest("a commit that adds or removes members goes through addMembers/removeMember");
-          }
-        }
-        MessageLog.requireCurrentEpoch(convo, msg.epoch(), "commit");
-        CommitPolicing.Verdict verdict = policing.check(h, convo, caller, msg, CommitPolicing.Path.SEND_MESSAGE, Set.of(), null);
-        MessageView accepted = log.acceptCommit(h, convo, caller, msg, now);
-        policing.accepted(h, convo, caller, verdict);
-        return accepted;
-      }
-      RosterStore.StoredProposal proposal = msg.contentType() == ContentType.PROPOSAL
-          ? policing.checkProposal(h, convo, caller, msg) : null;
-      long window = limits.applicationEpochWindow();
-      if (msg.epoch() > convo.epoch()) {
-        throw new XrpcException(XrpcError.FutureEpoch, "message is for epoch " + msg.epoch()
-            + " but the conversation is at epoch " + convo.epoch(), Map.of("currentEpoch", convo.epoch()));
-      }
-      if (msg.epoch() < convo.epoch() - window) {
-        throw MessageLog.stale(convo, "message is for epoch " + msg.epoch() + ", older than the accepted window of "
-            + window + " epochs before " + convo.epoch());
-      }
-      MessageView appended = log.append(h, convo, caller, msg, msgId, now);
-      policing.proposalAccepted(h, id, proposal);
-      return appended;
+    Delivery.SendMessage.Output out = db.inTransactionReplying(h -> {
+      MessageView stored = sendInTransaction(h, caller, id, msg, msgId, now);
+      return new Delivery.SendMessage.Output(stored.id(), stored.seq(), stored.epoch(), stored.createdAt());
     });
     notifier.convoChanged(id.value());
-    return new Delivery.SendMessage.Output(stored.id(), stored.seq(), stored.epoch(), stored.createdAt());
+    return out;
+  }
+
+  private MessageView sendInTransaction(Handle h, Did caller, ConvoId id, MlsInput.GroupMessage msg, String msgId,
+      long now) {
+    ConvoStore.Convo convo = convos.lock(h, id);
+    convos.requireCurrentGroup(h, convo, msg.groupId(), "ciphertext");
+    convos.requireActiveMember(h, convo, caller);
+    if (msgId != null) {
+      Optional<MessageView> previous = messages.byMsgId(h, id, caller, msgId);
+      if (previous.isPresent()) {
+        return previous.get();
+      }
+    }
+    if (msg.isCommit()) {
+      if (convo.handshakePolicy() == HandshakePolicy.ANY && msg.proposalsFullyVisible()) {
+        Set<Integer> types = msg.visibleProposalTypes();
+        if (types.contains(Proposal.ADD) || types.contains(Proposal.REMOVE)) {
+          throw XrpcException.invalidRequest("a commit that adds or removes members goes through addMembers/removeMember");
+        }
+      }
+      MessageLog.requireCurrentEpoch(convo, msg.epoch(), "commit");
+      CommitPolicing.Verdict verdict = policing.check(h, convo, caller, msg, CommitPolicing.Path.SEND_MESSAGE, Set.of(), null);
+      MessageView accepted = log.acceptCommit(h, convo, caller, msg, now);
+      policing.accepted(h, convo, caller, verdict);
+      return accepted;
+    }
+    RosterStore.StoredProposal proposal = msg.contentType() == ContentType.PROPOSAL
+        ? policing.checkProposal(h, convo, caller, msg) : null;
+    long window = limits.applicationEpochWindow();
+    if (msg.epoch() > convo.epoch()) {
+      throw new XrpcException(XrpcError.FutureEpoch, "message is for epoch " + msg.epoch()
+          + " but the conversation is at epoch " + convo.epoch(), Map.of("currentEpoch", convo.epoch()));
+    }
+    if (msg.epoch() < convo.epoch() - window) {
+      throw MessageLog.stale(convo, "message is for epoch " + msg.epoch() + ", older than the accepted window of "
+          + window + " epochs before " + convo.epoch());
+    }
+    MessageView appended = log.append(h, convo, caller, msg, msgId, now);
+    policing.proposalAccepted(h, id, proposal);
+    return appended;
   }
 
   // Pages are planned from the rows' sizes, then the bytes are reserved in the node-wide response memory

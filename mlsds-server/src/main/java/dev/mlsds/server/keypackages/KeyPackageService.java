@@ -131,24 +131,40 @@ public final class KeyPackageService {
         }).toList();
     long now = clock.millis();
     record Done(List<Stored> stored, List<KeyPackageStore.AvailableCount> counts) {}
-    Done done = db.inTransaction(h -> new Done(store(h, caller, valid, now), store.availableCounts(h, caller, now)));
+    // The reply is built in the transaction, so the idempotency record stores it with the work.
+    List<Done> box = new ArrayList<>(1);
+    PublishKeyPackages.Output output = db.inTransactionReplying(h -> {
+      Done done = new Done(store(h, caller, valid, now), store.availableCounts(h, caller, now));
+      box.clear();
+      box.add(done);
+      return output(checked, valid, done.stored(), done.counts());
+    });
+    Done done = box.get(0);
+    for (Checked c : checked) {
+      if (c instanceof Checked.Invalid) {
+        metrics.published(PublishOutcome.INVALID);
+      }
+    }
+    done.stored().forEach(this::count);
+    metrics.availablePerUser(done.counts().stream().mapToLong(KeyPackageStore.AvailableCount::count).sum());
+    return output;
+  }
 
-    List<Result> results = new ArrayList<>(items.size());
+  private PublishKeyPackages.Output output(List<Checked> checked, List<KeyPackageStore.NewKeyPackage> valid,
+      List<Stored> stored, List<KeyPackageStore.AvailableCount> availableCounts) {
+    List<Result> results = new ArrayList<>(checked.size());
     int v = 0;
     for (int i = 0; i < checked.size(); i++) {
       switch (checked.get(i)) {
-        case Checked.Invalid bad -> {
-          metrics.published(PublishOutcome.INVALID);
-          results.add(new Result(i, Status.REJECTED, null, null, null, XrpcError.InvalidKeyPackage.name(), bad.message()));
-        }
-        case Checked.Valid ok -> results.add(result(i, ok.kp(), done.stored().get(v++)));
+        case Checked.Invalid bad ->
+            results.add(new Result(i, Status.REJECTED, null, null, null, XrpcError.InvalidKeyPackage.name(), bad.message()));
+        case Checked.Valid ok -> results.add(result(i, ok.kp(), stored.get(v++)));
       }
     }
-    metrics.availablePerUser(done.counts().stream().mapToLong(KeyPackageStore.AvailableCount::count).sum());
     // Every (device, suite) the batch touched, with 0 when nothing of it is available (e.g. only a last resort).
     record DeviceSuite(String deviceId, CipherSuite suite) {}
     Map<DeviceSuite, Integer> counts = new HashMap<>();
-    done.counts().forEach(c -> counts.put(new DeviceSuite(c.deviceId().value(), c.cipherSuite()), c.count()));
+    availableCounts.forEach(c -> counts.put(new DeviceSuite(c.deviceId().value(), c.cipherSuite()), c.count()));
     List<PublishKeyPackages.Available> available = valid.stream()
         .map(kp -> new DeviceSuite(kp.deviceId().value(), kp.cipherSuite())).distinct()
         .sorted(Comparator.comparing(DeviceSuite::deviceId).thenComparing(DeviceSuite::suite))
@@ -158,7 +174,6 @@ public final class KeyPackageService {
   }
 
   private Result result(int index, KeyPackageStore.NewKeyPackage kp, Stored stored) {
-    count(stored);
     String ref = kp.ref();
     String device = kp.deviceId().value();
     String suite = kp.cipherSuite().name();

@@ -55,6 +55,12 @@ public final class RateLimits implements RateLimiter {
   }
 
   static final Duration IDLE_EVICTION = Duration.ofMinutes(2);
+  /**
+   * The highest rate a bucket can refill at (Bucket4j: one token per nanosecond). A configured rate above it
+   * (e.g. {@code MLSDS_RATE_LIMIT_BYTES_PER_MINUTE} set huge to mean "no limit") is this rate: found by the
+   * HTTP fuzzer, such a setting made every procedure a 500.
+   */
+  static final long MAX_PER_MINUTE = Duration.ofMinutes(1).toNanos();
   private static final int MAX_BUCKETS = 500_000;
 
   private record Key(Limit limit, String key) {}
@@ -70,7 +76,7 @@ public final class RateLimits implements RateLimiter {
 
   public RateLimits(Config.Limits limits, StorageLimits storage, Clock clock) {
     for (Limit l : Limit.values()) {
-      perMinute.put(l, l.perMinute.applyAsLong(limits, storage));
+      perMinute.put(l, Math.min(MAX_PER_MINUTE, l.perMinute.applyAsLong(limits, storage)));
     }
     this.time = new TimeMeter() {
       @Override

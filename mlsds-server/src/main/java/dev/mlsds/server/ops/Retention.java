@@ -116,6 +116,7 @@ public final class Retention {
       "DELETE FROM convo_leaves WHERE convo_id = :convo",
       "DELETE FROM convo_proposals WHERE convo_id = :convo",
       "DELETE FROM commit_reports WHERE convo_id = :convo",
+      "DELETE FROM convo_groups WHERE convo_id = :convo",
       "DELETE FROM convo_events WHERE convo_id = :convo",
       "DELETE FROM welcomes WHERE convo_id = :convo",
       "DELETE FROM member_devices WHERE convo_id = :convo",

@@ -21,9 +21,14 @@ import org.jdbi.v3.core.Handle;
  *   <li>of two concurrent requests with one key, the second's transaction finds the first's record and
  *       rolls back its own work; it then gets the first's result, or 409 {@code IdempotencyConflict}
  *       while the first is still finishing;</li>
- *   <li>the result body is stored in the statement right after the work's commit. If the node dies in
+ *   <li>where the work's transaction result is the reply ({@link Database#inTransactionReplying}: the
+ *       procedures that write, sendMessage, createConvo, addMembers, removeMember, processExternalCommit, resetGroup,
+ *       publishKeyPackages and the others listed in docs/RELIABILITY.md), the record is written with its
+ *       reply in that transaction, so a retry after any crash gets the committed reply;</li>
+ *   <li>otherwise the reply is stored in the statement right after the work's commit. If the node dies in
  *       exactly that gap, the record says "committed" without a body: a retry then gets 409
- *       {@code IdempotencyConflict} saying the work was done, and never does it twice.</li>
+ *       {@code IdempotencyConflict} saying the work was done, and never does it twice (the kill suite,
+ *       benchmarks/faults kill, hit this gap on sendMessage before it recorded its reply with its work).</li>
  * </ul>
  * A call that writes nothing (a 4xx found before any transaction) is recorded after it returns. 5xx, 429
  * and 401 (a replayed token) results are not recorded, so the client's retry runs again.
@@ -65,6 +70,8 @@ public final class IdempotencyStore implements Idempotency {
     final String nsid;
     final String key;
     volatile boolean committed;
+    /** The reply stored with the work ({@link Database#inTransactionReplying}), else null. */
+    volatile String recordedBody;
 
     Claim(Did caller, String nsid, String key) {
       this.caller = caller;
@@ -83,6 +90,24 @@ public final class IdempotencyStore implements Idempotency {
         throw new AlreadyClaimed();
       }
       h.afterCommit(() -> committed = true);
+    }
+
+    /** The transaction's result is the reply: the record is complete when the work commits. */
+    @Override
+    public void join(Handle h, Object reply) {
+      if (committed) {
+        return;
+      }
+      String body = Json.write(reply == null ? java.util.Map.of() : reply);
+      int inserted = h.createUpdate(RECORD).bind("did", caller.value()).bind("nsid", nsid).bind("key", key)
+          .bind("status", 200).bind("body", body).bind("now", clock.millis()).execute();
+      if (inserted == 0) {
+        throw new AlreadyClaimed();
+      }
+      h.afterCommit(() -> {
+        committed = true;
+        recordedBody = body;
+      });
     }
   }
 
@@ -106,6 +131,9 @@ public final class IdempotencyStore implements Idempotency {
     }
     Result stored = result;
     if (claim.committed) {
+      if (stored.status() == 200 && stored.body().equals(claim.recordedBody)) {
+        return result; // recorded with the work
+      }
       db.inTransaction(h -> h.createUpdate(FINISH).bind("status", stored.status()).bind("body", stored.body())
           .bind("did", caller.value()).bind("nsid", nsid).bind("key", key).execute());
       return result;

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.mlsds.server.auth.Authenticator;
 import dev.mlsds.server.auth.Did;
+import dev.mlsds.server.limits.HttpSettings;
 import dev.mlsds.server.limits.InFlight;
 import dev.mlsds.server.limits.LargeBodies;
 import dev.mlsds.server.limits.RateLimiter;
@@ -14,6 +15,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Collections;
+import java.util.Iterator;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -42,6 +44,7 @@ public final class XrpcRouter {
   private Idempotency idempotency = Idempotency.NONE;
   private InFlight inFlight = new InFlight(Integer.MAX_VALUE);
   private LargeBodies largeBodies = new LargeBodies(Integer.MAX_VALUE, Integer.MAX_VALUE);
+  private long minBodyBytesPerSecond;
 
   public XrpcRouter(Authenticator authenticator, RateLimiter rateLimiter, long defaultMaxBody) {
     this.authenticator = authenticator;
@@ -81,6 +84,11 @@ public final class XrpcRouter {
   /** Installs the node-wide limit on large bodies parsed and handled at once. */
   public void largeBodies(LargeBodies limit) {
     this.largeBodies = limit;
+  }
+
+  /** Request bodies slower than this on average (after {@link HttpSettings#BODY_GRACE}) are refused; 0 = off. */
+  public void minBodyBytesPerSecond(long rate) {
+    this.minBodyBytesPerSecond = rate;
   }
 
   public Map<String, Method> methods() {
@@ -133,7 +141,12 @@ public final class XrpcRouter {
   }
 
   private void dispatch(Context ctx, Method m, String nsid, Did caller, byte[] body) throws Exception {
-    XrpcParams params = new XrpcParams(ctx.queryParamMap());
+    Map<String, java.util.List<String>> query = ctx.queryParamMap();
+    query.forEach((name, values) -> {
+      rejectNul(name);
+      values.forEach(XrpcRouter::rejectNul);
+    });
+    XrpcParams params = new XrpcParams(query);
     XrpcInput input = parse(body);
     // Compatibility: 2025 clients send senderDid; it may only repeat the caller's identity (docs/api.md §1).
     input.optString("senderDid").filter(s -> !s.equals(caller.value())).ifPresent(s -> {
@@ -166,11 +179,13 @@ public final class XrpcRouter {
     if (declared > max) {
       throw new XrpcException(XrpcError.PayloadTooLarge, "request body exceeds " + max + " bytes");
     }
-    String ct = ctx.contentType();
+    // The raw header: the servlet's getContentType() parses the charset and throws on an illegal name
+    // (found by the HTTP fuzzer: `charset="\u00ff"` was a 500). The body is read as bytes; Jackson detects UTF-8/16/32.
+    String ct = ctx.header("Content-Type");
     if (ct != null && !ct.isBlank() && !ct.toLowerCase().startsWith("application/json")) {
       throw XrpcException.invalidRequest("content type must be application/json");
     }
-    byte[] body = readCapped(ctx.req().getInputStream(), max);
+    byte[] body = readCapped(ctx.req().getInputStream(), max, minBodyBytesPerSecond);
     rateLimiter.checkBytes(caller, body.length);
     return body;
   }
@@ -181,24 +196,70 @@ public final class XrpcRouter {
     }
     try {
       JsonNode node = Json.MAPPER.readTree(body);
+      rejectNul(node);
       return new XrpcInput(node);
     } catch (JsonProcessingException e) {
       throw XrpcException.invalidRequest("malformed JSON body: " + e.getOriginalMessage());
     }
   }
 
+  /**
+   * No input string may hold U+0000: no field of the API has a use for it, and PostgreSQL cannot store it in
+   * text, so it ended as a 500 where it reached a query (found by the HTTP fuzzer: an idempotencyKey with a NUL).
+   */
+  static void rejectNul(String s) {
+    if (s != null && s.indexOf('\u0000') >= 0) {
+      throw XrpcException.invalidRequest("strings must not contain U+0000");
+    }
+  }
+
+  private static void rejectNul(JsonNode node) {
+    if (node.isTextual()) {
+      rejectNul(node.textValue());
+    } else if (node.isContainerNode()) {
+      for (Iterator<Map.Entry<String, JsonNode>> it = node.properties().iterator(); it.hasNext(); ) {
+        Map.Entry<String, JsonNode> e = it.next();
+        rejectNul(e.getKey());
+        rejectNul(e.getValue());
+      }
+      if (node.isArray()) {
+        node.forEach(XrpcRouter::rejectNul);
+      }
+    }
+  }
+
   /** Reads at most {@code max} bytes; one byte more is a 413, so memory stays bounded by the cap. */
   static byte[] readCapped(InputStream in, long max) throws IOException {
+    return readCapped(in, max, 0);
+  }
+
+  /**
+   * As {@link #readCapped(InputStream, long)}, and a body arriving slower than {@code minBytesPerSecond} on average
+   * once {@link HttpSettings#BODY_GRACE} has passed is refused (a slowloris body holds a connection and a permit of
+   * its caller); a body that stops arriving (the connection's idle timeout) or breaks off is a 400, not a 500.
+   */
+  static byte[] readCapped(InputStream in, long max, long minBytesPerSecond) throws IOException {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     byte[] buf = new byte[8192];
     long total = 0;
+    long start = System.nanoTime();
+    long grace = HttpSettings.BODY_GRACE.toNanos();
     int n;
-    while ((n = in.read(buf)) > 0) {
-      total += n;
-      if (total > max) {
-        throw new XrpcException(XrpcError.PayloadTooLarge, "request body exceeds " + max + " bytes");
+    try {
+      while ((n = in.read(buf)) > 0) {
+        total += n;
+        if (total > max) {
+          throw new XrpcException(XrpcError.PayloadTooLarge, "request body exceeds " + max + " bytes");
+        }
+        out.write(buf, 0, n);
+        long elapsed = System.nanoTime() - start;
+        if (minBytesPerSecond > 0 && elapsed > grace && total < minBytesPerSecond * (elapsed / 1_000_000_000.0)) {
+          throw XrpcException.invalidRequest("request body arrives too slowly (under " + minBytesPerSecond
+              + " bytes/s)");
+        }
       }
-      out.write(buf, 0, n);
+    } catch (IOException e) {
+      throw XrpcException.invalidRequest("request body not received: " + e.getClass().getSimpleName());
     }
     return out.toByteArray();
   }

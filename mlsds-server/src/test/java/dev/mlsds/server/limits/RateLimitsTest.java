@@ -96,4 +96,18 @@ class RateLimitsTest {
       limits.check(ALICE, "blue.catbird.mls.getConvos");
     }
   }
+
+  /** Regression (HTTP fuzzer): a rate above Bucket4j's highest refill rate made every procedure a 500. */
+  @Test
+  void aHugeConfiguredRateMeansNoPracticalLimitNotAnError() {
+    StorageLimits d = StorageLimits.defaults();
+    StorageLimits huge = new StorageLimits(d.pageMaxBytes(), d.devicesPerDid(), d.userMaxStoredBytes(),
+        d.userMaxStoredMessages(), d.userMaxOpenConvos(), Long.MAX_VALUE / 4, d.messageRetention(),
+        d.finishedRetention(), d.responseMemoryBytes(), d.streamCursorsPerDid());
+    RateLimits limits = new RateLimits(Config.Limits.defaults(), huge, clock);
+    for (int i = 0; i < 100; i++) {
+      limits.checkBytes(ALICE, 10L * 1024 * 1024);
+    }
+    limits.consume(Limit.STORED_BYTES, RateLimits.MAX_PER_MINUTE, BOB);
+  }
 }

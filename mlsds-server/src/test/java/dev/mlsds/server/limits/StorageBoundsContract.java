@@ -222,8 +222,10 @@ abstract class StorageBoundsContract {
     assertThat(bob.post("leaveConvo", Map.of("convoId", hex(g))).status()).isEqualTo(200);
     retention(Duration.ofDays(1)).purgeClosedConvos();
     assertThat(count("SELECT COUNT(*) FROM convos WHERE id = '" + hex(g) + "'")).isEqualTo(1); // closed too recently
-    // The group-integrity rows of the conversation (leaf roster, stored proposals, reports) go with it.
+    // The group-integrity rows of the conversation (leaf roster, stored proposals, reports, former groups) go with it.
     server.database().inTransaction(h -> {
+      h.execute("INSERT INTO convo_groups (group_id, convo_id, ended_seq, ended_at, reset_by) VALUES ('ab', ?, 1, 1, ?)",
+          hex(g), bob.did().value());
       h.execute("INSERT INTO convo_leaves (convo_id, leaf_index, did) VALUES (?, 7, ?)", hex(g), bob.did().value());
       h.execute("INSERT INTO convo_proposals (convo_id, ref, epoch, sender_did, sender_leaf, proposal)"
           + " VALUES (?, 'r', 1, ?, 7, ?)", hex(g), bob.did().value(), new byte[] {1});
@@ -233,7 +235,7 @@ abstract class StorageBoundsContract {
     retention(Duration.ofDays(8)).purgeClosedConvos();
     for (String table : List.of("convos WHERE id", "messages WHERE convo_id", "members WHERE convo_id",
         "convo_events WHERE convo_id", "member_devices WHERE convo_id", "convo_leaves WHERE convo_id",
-        "convo_proposals WHERE convo_id", "commit_reports WHERE convo_id")) {
+        "convo_proposals WHERE convo_id", "commit_reports WHERE convo_id", "convo_groups WHERE convo_id")) {
       assertThat(count("SELECT COUNT(*) FROM " + table + " = '" + hex(g) + "'")).as(table).isZero();
     }
     assertThat(usage(alice)).containsExactly(0, 0);

@@ -153,6 +153,34 @@ abstract class IdempotencyStoreContract {
     assertThat(workDone("crash-2")).isEqualTo(1);
   }
 
+  /** A reply as the router writes it: the handler's return value serialized. */
+  record Sent(String messageId, long seq) {}
+
+  @Test
+  @DisplayName("Kill suite: when the work's transaction carries its reply (inTransactionReplying), a node dying right after the COMMIT leaves the reply recorded, and the retry gets it (not 409) without redoing the work")
+  void deathAfterAReplyingCommitReturnsTheCommittedReply() throws Exception {
+    String[] reply = new String[1];
+    assertThatThrownBy(() -> store.run(ALICE, "m", "crash-3", () -> {
+      Sent out = db.inTransactionReplying(h -> {
+        h.createUpdate("INSERT INTO auth_jti (issuer, jti, keep_until) VALUES ('test:crash-3', 'x', 0)").execute();
+        return new Sent("m1", 7);
+      });
+      reply[0] = Json.write(out);
+      throw new OutOfMemoryError("the node dies between the COMMIT and the reply");
+    })).isInstanceOf(OutOfMemoryError.class);
+    var retried = store.run(ALICE, "m", "crash-3", () -> work("crash-3"));
+    assertThat(retried).isEqualTo(new Idempotency.Result(200, reply[0]));
+    assertThat(reply[0]).isEqualTo("{\"messageId\":\"m1\",\"seq\":7}");
+    assertThat(workDone("crash-3")).isEqualTo(1);
+    // And without a crash the reply is the handler's, recorded once.
+    var first = store.run(ALICE, "m", "crash-4", () -> {
+      Sent out = db.inTransactionReplying(h -> new Sent("m2", 8));
+      return new Idempotency.Result(200, Json.write(out));
+    });
+    assertThat(store.run(ALICE, "m", "crash-4", () -> work("crash-4"))).isEqualTo(first);
+    assertThat(workDone("crash-4")).isZero();
+  }
+
   @Test
   void purgeRemovesOnlyOldRecords() throws Exception {
     Instant t0 = Instant.parse("2026-01-01T00:00:00Z");

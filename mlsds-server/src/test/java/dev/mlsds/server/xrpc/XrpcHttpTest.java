@@ -138,6 +138,50 @@ class XrpcHttpTest {
     assertThat(r.error()).isEqualTo("PayloadTooLarge");
   }
 
+  /** Regression (HTTP fuzzer): a NUL in a string (an idempotencyKey) reached PostgreSQL, which refuses it: 500. */
+  @Test
+  void aNulInAnyInputStringIs400() {
+    int before = writes.get();
+    var body = http.post("/xrpc/test.echoBytes", ALICE, "{\"data\":{\"$bytes\":\"AQI\"},\"idempotencyKey\":\"k\\u0000\"}");
+    assertThat(body.status()).as(body.body()).isEqualTo(400);
+    assertThat(body.error()).isEqualTo("InvalidRequest");
+    var nested = http.post("/xrpc/test.echoBytes", ALICE, "{\"data\":{\"$bytes\":\"AQI\"},\"x\":[{\"a\\u0000\":1}]}");
+    assertThat(nested.status()).isEqualTo(400);
+    var query = http.get("/xrpc/test.echoQuery?n=1&cursor=%00", ALICE);
+    assertThat(query.status()).isEqualTo(400);
+    assertThat(query.error()).isEqualTo("InvalidRequest");
+    assertThat(writes.get()).isEqualTo(before);
+  }
+
+  /** Regression (router fuzz test): requests Jetty refuses itself get the XRPC error envelope, not an HTML page. */
+  @Test
+  void requestsRefusedByJettyGetTheXrpcErrorEnvelope() {
+    var ambiguous = http.get("/xrpc/blue.catbird.mls.a%2Fb", ALICE);
+    assertThat(ambiguous.status()).isBetween(400, 499);
+    assertThat(ambiguous.json().path("error").asText()).as(ambiguous.body()).isNotEmpty();
+    HttpRequest big = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/xrpc/test.echoQuery"))
+        .header("Authorization", "Bearer " + ALICE).header("X-Big", "a".repeat(64 * 1024)).GET().build();
+    var tooBig = http.send(big);
+    assertThat(tooBig.status()).isEqualTo(431);
+    assertThat(tooBig.json().path("error").asText()).as(tooBig.body()).isEqualTo("InvalidRequest");
+  }
+
+  /** Regression (HTTP fuzzer): an illegal or unknown charset in Content-Type was a 500 from the servlet's parser. */
+  @Test
+  void aBadCharsetInContentTypeIsNotA500() {
+    for (String ct : new String[] {"application/json; charset=@", "application/json; charset=x-no-such-charset",
+        "application/json; charset=\"\"", "text/plain; charset=@"}) {
+      HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/xrpc/test.echoBytes"))
+          .header("Authorization", "Bearer " + ALICE).header("Content-Type", ct)
+          .POST(HttpRequest.BodyPublishers.ofString("{\"data\":{\"$bytes\":\"AQI\"}}")).build();
+      var r = http.send(req);
+      assertThat(r.status()).as(ct + ": " + r.body()).isIn(200, 400);
+      if (ct.startsWith("text/")) {
+        assertThat(r.error()).isEqualTo("InvalidRequest");
+      }
+    }
+  }
+
   @Test
   void unexpectedExceptionsAreGeneric500WithRequestIdAndNoInternals() {
     var r = http.post("/xrpc/test.fail", ALICE, "{}");
