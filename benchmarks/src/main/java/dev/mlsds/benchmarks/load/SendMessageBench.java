@@ -345,7 +345,7 @@ public final class SendMessageBench {
     }
     Properties props = new Properties();
     props.setProperty("journal_mode", "WAL");
-    props.setProperty("synchronous", "NORMAL");
+    props.setProperty("synchronous", "FULL"); // the server's default (MLSDS_SQLITE_SYNCHRONOUS)
     props.setProperty("busy_timeout", "10000");
     props.setProperty("foreign_keys", "true");
     props.setProperty("transaction_mode", "IMMEDIATE");

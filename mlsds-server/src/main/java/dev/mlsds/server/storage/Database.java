@@ -110,6 +110,12 @@ public final class Database implements AutoCloseable {
       hc.setJdbcUrl(jdbcUrl);
       hc.setMaximumPoolSize(poolSize > 0 ? poolSize : 16);
       hc.addDataSourceProperty("ApplicationName", "mlsds");
+      // Every pooled connection is READ COMMITTED once, when opened: transactions then set no isolation level
+      // of their own. (Setting and restoring it per transaction made JDBI touch a connection PostgreSQL had
+      // just dropped in a finally block, whose "Connection is closed" replaced the real 08006 error: the
+      // request was a 500 instead of a 503, and the one retry on a fresh connection never ran. The kill
+      // suite's pgrestart found it: docs/RELIABILITY.md.)
+      hc.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
       hc.addDataSourceProperty("connectTimeout", "5");
       hc.addDataSourceProperty("socketTimeout", "60");
     }
@@ -192,13 +198,26 @@ public final class Database implements AutoCloseable {
     boolean reconnected = false;
     for (int attempt = 1; ; attempt++) {
       boolean[] workDone = {false};
+      RuntimeException[] workFailed = {null};
       try {
-        return jdbi.inTransaction(TransactionIsolationLevel.READ_COMMITTED, h -> {
-          R result = work.withHandle(h);
+        return jdbi.inTransaction(h -> {
+          R result;
+          try {
+            result = work.withHandle(h);
+          } catch (RuntimeException failure) {
+            workFailed[0] = failure;
+            throw failure;
+          }
           workDone[0] = true;
           return result;
         });
-      } catch (JdbiException e) {
+      } catch (RuntimeException thrown) {
+        // What the work threw is the fault; an error JDBI met while cleaning up after it (on a connection the
+        // fault closed) must not replace it.
+        RuntimeException failure = unmasked(thrown, workFailed[0]);
+        if (!(failure instanceof JdbiException e)) {
+          throw failure;
+        }
         // A connection lost before COMMIT was sent: PostgreSQL rolled the transaction back, so it runs
         // again once on a fresh connection. Lost during COMMIT, the outcome is unknown: never repeated.
         if (!reconnected && !workDone[0] && connectionLost(e)) {
@@ -212,6 +231,20 @@ public final class Database implements AutoCloseable {
         log.info("transaction aborted by PostgreSQL ({}); running it again (attempt {})", sqlState(e), attempt + 1);
       }
     }
+  }
+
+  /** {@code thrown}, unless the work failed first with another exception: then that one, carrying {@code thrown}. */
+  static RuntimeException unmasked(RuntimeException thrown, RuntimeException work) {
+    if (work == null || work == thrown) {
+      return thrown;
+    }
+    for (Throwable s : work.getSuppressed()) {
+      if (s == thrown) {
+        return work;
+      }
+    }
+    work.addSuppressed(thrown);
+    return work;
   }
 
   /**

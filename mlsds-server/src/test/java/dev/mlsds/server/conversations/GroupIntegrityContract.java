@@ -473,4 +473,38 @@ abstract class GroupIntegrityContract {
     ok(send(bob, g, TestMessages.commit(g2, 1, 1, List.of(), List.of(), List.of(), bob.did().value())));
     assertThat(epoch(g)).isEqualTo(2);
   }
+
+  /** A reset racing a commit for the same epoch on one node of this backend, ten rounds: exactly one wins. */
+  @Test
+  void reset_racingACommit_exactlyOneWins() throws Exception {
+    for (int round = 0; round < 10; round++) {
+      byte[] g = group("any");
+      byte[] g2 = newGroupId();
+      var body = resetBody(alice, g, 2, g2, List.of(bob, carol));
+      byte[] commit = TestMessages.commit(g, 2, 1, List.of(), List.of(), List.of(), bob.did().value());
+      java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+      try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+        var reset = pool.submit(() -> {
+          go.await();
+          return alice.post("resetGroup", body);
+        });
+        var sent = pool.submit(() -> {
+          go.await();
+          return send(bob, g, commit);
+        });
+        go.countDown();
+        Http.Response r = reset.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        Http.Response c = sent.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        assertThat(List.of(r.status(), c.status())).as(r.body() + " / " + c.body()).containsExactlyInAnyOrder(200, 409);
+        if (r.status() == 200) {
+          assertThat(c.error()).isEqualTo("GroupReset");
+          assertThat(epoch(g)).isEqualTo(1);
+        } else {
+          assertThat(r.error()).isEqualTo("StaleEpoch");
+          assertThat(epoch(g)).isEqualTo(3);
+        }
+      }
+      users();
+    }
+  }
 }
