@@ -58,7 +58,13 @@ public final class HttpFuzz {
 
   /** Run settings. {@code classpath}: where the server's classes are (this JVM's class path by default). */
   public record Options(String backend, long requests, int workers, long seed, int deadlineMs, int users, int convos,
-      Path out, Path lexicons, String classpath, String pgAdminUrl, String serverJvmOpts) {
+      Path out, Path lexicons, String classpath, String pgAdminUrl, String serverJvmOpts, long maxSeconds) {
+    public Options(String backend, long requests, int workers, long seed, int deadlineMs, int users, int convos,
+        Path out, Path lexicons, String classpath, String pgAdminUrl, String serverJvmOpts) {
+      this(backend, requests, workers, seed, deadlineMs, users, convos, out, lexicons, classpath, pgAdminUrl,
+          serverJvmOpts, 0);
+    }
+
     public static Options defaults(String backend, long requests) {
       return new Options(backend, requests, 16, new SecureRandom().nextLong(), 10_000, 8, 24,
           Path.of("target", "fuzz"), Path.of("lexicons", "blue", "catbird", "mls"),
@@ -118,6 +124,8 @@ public final class HttpFuzz {
   private final Map<String, long[]> handouts = new ConcurrentHashMap<>();
   private final ConcurrentLinkedQueue<String[]> acks = new ConcurrentLinkedQueue<>();
   private World world;
+  private final AtomicLong sent = new AtomicLong();
+  private volatile long stopAt = Long.MAX_VALUE;
 
   public HttpFuzz(Options o) throws IOException {
     this.o = o;
@@ -142,7 +150,8 @@ public final class HttpFuzz {
       }
       if (!args[i].startsWith("--") || i + 1 >= args.length) {
         throw new IllegalArgumentException("usage: fuzz --backend sqlite|postgres --requests N [--workers W] [--seed S]"
-            + " [--deadline-ms MS] [--users U] [--convos C] [--out DIR] [--server-jvm-opts '...']; bad: " + args[i]);
+            + " [--deadline-ms MS] [--users U] [--convos C] [--out DIR] [--server-jvm-opts '...'] [--max-seconds S]"
+            + " (stop sending after S seconds, then check and report); bad: " + args[i]);
       }
       m.put(args[i], args[++i]);
     }
@@ -154,7 +163,8 @@ public final class HttpFuzz {
         m.containsKey("--seed") ? Long.parseLong(m.get("--seed")) : d.seed(),
         Integer.parseInt(m.getOrDefault("--deadline-ms", "10000")), Integer.parseInt(m.getOrDefault("--users", "8")),
         Integer.parseInt(m.getOrDefault("--convos", "24")), Path.of(m.getOrDefault("--out", d.out().toString())),
-        d.lexicons(), d.classpath(), d.pgAdminUrl(), m.getOrDefault("--server-jvm-opts", ""));
+        d.lexicons(), d.classpath(), d.pgAdminUrl(), m.getOrDefault("--server-jvm-opts", ""),
+        Long.parseLong(m.getOrDefault("--max-seconds", "0")));
   }
 
   public Result run() throws Exception {
@@ -335,7 +345,10 @@ public final class HttpFuzz {
 
   private void fuzz(LexiconMethods lexicons) throws InterruptedException {
     AtomicLong next = new AtomicLong();
-    AtomicLong done = new AtomicLong();
+    AtomicLong done = sent;
+    if (o.maxSeconds() > 0) {
+      stopAt = System.nanoTime() + TimeUnit.SECONDS.toNanos(o.maxSeconds());
+    }
     List<Thread> threads = new ArrayList<>();
     for (int w = 0; w < o.workers(); w++) {
       long seed = o.seed() * 31 + w;
@@ -356,7 +369,7 @@ public final class HttpFuzz {
     Generator g = new Generator(lexicons, world, "127.0.0.1", port, seed);
     RawHttp h = new RawHttp("127.0.0.1", port, o.deadlineMs());
     try {
-      while (next.getAndIncrement() < o.requests()) {
+      while (next.getAndIncrement() < o.requests() && System.nanoTime() < stopAt) {
         Request req = g.next();
         long t0 = System.nanoTime();
         try {
@@ -549,7 +562,7 @@ public final class HttpFuzz {
         break;
       }
     }
-    return new Result(o.backend(), o.requests(), seconds, o.seed(), st, s5xx.sum(), deadline.sum(), connErrors.sum(),
+    return new Result(o.backend(), sent.get(), seconds, o.seed(), st, s5xx.sum(), deadline.sum(), connErrors.sum(),
         maxLatency.get(), p99, List.copyOf(violations), acks.size(), bm, ready, o.out());
   }
 

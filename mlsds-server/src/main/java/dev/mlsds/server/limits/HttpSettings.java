@@ -11,7 +11,9 @@ import java.util.Map;
  *                              a reader that stopped reading) — {@code MLSDS_HTTP_IDLE_TIMEOUT_SECONDS}
  * @param headerTimeout         a connection must complete a request head (request line and headers) within this long
  *                              of opening or of its previous response, else it is closed: slowloris heads and idle
- *                              keep-alive connections — {@code MLSDS_HTTP_HEADER_TIMEOUT_SECONDS}
+ *                              keep-alive connections — {@code MLSDS_HTTP_HEADER_TIMEOUT_SECONDS}; by default the
+ *                              idle timeout, so idle keep-alive connections last as long as before (java.net.http keeps
+ *                              its pooled connections 30 s)
  * @param minBodyBytesPerSecond a request body slower than this on average (after {@link #BODY_GRACE}) is refused
  *                              (400) — {@code MLSDS_HTTP_MIN_BODY_BYTES_PER_SECOND}; 0 = off
  * @param maxConnections        open connections the node accepts; beyond, new ones wait in the listen backlog —
@@ -24,7 +26,7 @@ public record HttpSettings(Duration idleTimeout, Duration headerTimeout, long mi
   public static final Duration BODY_GRACE = Duration.ofSeconds(10);
 
   public static HttpSettings defaults() {
-    return new HttpSettings(Duration.ofSeconds(30), Duration.ofSeconds(20), 1024, 10_000, 16 * 1024);
+    return new HttpSettings(Duration.ofSeconds(30), Duration.ofSeconds(30), 1024, 10_000, 16 * 1024);
   }
 
   public static HttpSettings fromEnvironment(Map<String, String> env) {
