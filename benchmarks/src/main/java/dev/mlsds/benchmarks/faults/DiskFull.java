@@ -47,8 +47,23 @@ final class DiskFull {
     this.jar = jar;
   }
 
+  /** True when this process may mount a tmpfs (root, and a container that allows it): tried once. */
   static boolean canMount() {
-    return "root".equals(System.getProperty("user.name")) && Files.isExecutable(Path.of("/bin/mount"));
+    if (!"root".equals(System.getProperty("user.name"))) {
+      return false;
+    }
+    try {
+      Path probe = Files.createTempDirectory("mlsds-faults-mount");
+      try {
+        exec("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", probe.toString());
+        exec("umount", probe.toString());
+        return true;
+      } finally {
+        Files.deleteIfExists(probe);
+      }
+    } catch (Exception e) {
+      return false;
+    }
   }
 
   Map<String, Object> run() throws Exception {

@@ -3,7 +3,6 @@ package dev.mlsds.benchmarks.faults;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
@@ -64,7 +63,7 @@ class FaultsIT {
   @Test
   @DisplayName("a full SQLite volume (a 16 MiB tmpfs): 503 with Retry-After, reads go on, writes recover when space returns")
   void diskFullSqlite() throws Exception {
-    assumeTrue(DiskFull.canMount() && Files.isDirectory(Path.of("/proc/self")), "mounting a tmpfs needs root");
+    assumeTrue(DiskFull.canMount(), "mounting a tmpfs needs root (and a container that allows mount)");
     Map<String, Object> f = new DiskFull("sqlite", jar).run();
     assertClean(f);
     assertThat(f.get("lost")).isEqualTo(0L);

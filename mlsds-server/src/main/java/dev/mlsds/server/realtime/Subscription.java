@@ -417,7 +417,8 @@ final class Subscription {
           carried.put(convo, e.position());
         }
       }
-      sink.awaitBelow(hub.settings().backfillPageBytes()); // the client's pace: at most a page ahead
+      // The client's pace: read the next page once the client has taken all but two pages' worth.
+      sink.awaitBelow(2 * hub.settings().backfillPageBytes());
       if (!read.more()) {
         return;
       }
