@@ -588,8 +588,9 @@ public final class FanoutBench {
 
   /** The sum of the /metrics samples whose line starts with {@code prefix}. */
   double scrape(int port, String prefix) throws Exception {
+    // A node opening thousands of streams on a loaded machine can take a while to answer.
     HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics"))
-        .timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+        .timeout(Duration.ofSeconds(60)).build(), HttpResponse.BodyHandlers.ofString());
     return r.body().lines().filter(l -> l.startsWith(prefix))
         .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).sum();
   }
