@@ -526,12 +526,13 @@ public final class HttpFuzz {
           violations.add("KeyPackage " + rs.getString(1) + " in the Welcomes of " + rs.getLong(2) + " conversations");
         }
       }
-      try (PreparedStatement p = c.prepareStatement("SELECT id FROM messages WHERE convo_id = ? AND seq = ?")) {
+      // By message id: an idempotent replay (same caller and idempotencyKey) answers with the first call's
+      // message, which may be in another conversation than the replayed request names.
+      try (PreparedStatement p = c.prepareStatement("SELECT seq FROM messages WHERE id = ?")) {
         for (String[] a : acks) {
-          p.setString(1, a[0]);
-          p.setLong(2, Long.parseLong(a[1]));
+          p.setString(1, a[2]);
           try (ResultSet rs = p.executeQuery()) {
-            if (!rs.next() || !rs.getString(1).equals(a[2])) {
+            if (!rs.next() || rs.getLong(1) != Long.parseLong(a[1])) {
               violations.add("acknowledged message " + a[2] + " (seq " + a[1] + " in " + a[0] + ") is not stored");
             }
           }

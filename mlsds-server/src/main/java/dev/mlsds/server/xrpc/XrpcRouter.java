@@ -200,6 +200,10 @@ public final class XrpcRouter {
       return new XrpcInput(node);
     } catch (JsonProcessingException e) {
       throw XrpcException.invalidRequest("malformed JSON body: " + e.getOriginalMessage());
+    } catch (java.io.CharConversionException e) {
+      // Jackson detects UTF-16/32 from the first bytes; characters invalid in that encoding were a 500
+      // (found by the router fuzz test).
+      throw XrpcException.invalidRequest("malformed JSON body: " + e.getMessage());
     }
   }
 

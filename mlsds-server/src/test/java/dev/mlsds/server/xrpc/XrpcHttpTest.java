@@ -138,6 +138,18 @@ class XrpcHttpTest {
     assertThat(r.error()).isEqualTo("PayloadTooLarge");
   }
 
+  /** Regression (router fuzz test): a body Jackson reads as UTF-32 with an invalid character was a 500. */
+  @Test
+  void anInvalidUtf32BodyIs400() {
+    byte[] body = {0, 0, 0, '{', 0x79, (byte) 0xbc, (byte) 0xe0, 0, 0, 0, 0, '}'};
+    HttpRequest req = HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + server.port() + "/xrpc/test.echoBytes"))
+        .header("Authorization", "Bearer " + ALICE).header("Content-Type", "application/json")
+        .POST(HttpRequest.BodyPublishers.ofByteArray(body)).build();
+    var r = http.send(req);
+    assertThat(r.status()).as(r.body()).isEqualTo(400);
+    assertThat(r.error()).isEqualTo("InvalidRequest");
+  }
+
   /** Regression (HTTP fuzzer): a NUL in a string (an idempotencyKey) reached PostgreSQL, which refuses it: 500. */
   @Test
   void aNulInAnyInputStringIs400() {
