@@ -628,24 +628,9 @@ public final class FanoutBench {
   }
 
   void awaitReady(int port, Process p) throws Exception {
-    long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-    while (System.nanoTime() < deadline) { // bounded by the deadline
-      if (!p.isAlive()) {
-        throw new IllegalStateException("server exited; see " + work);
-      }
-      try {
-        HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/health/ready"))
-            .timeout(Duration.ofSeconds(2)).build(), HttpResponse.BodyHandlers.ofString());
-        if (r.statusCode() == 200) {
-          return;
-        }
-      } catch (IOException e) {
-        // not listening yet
-      }
-      Thread.sleep(50);
-    }
-    throw new IllegalStateException("server not ready after 60 s; see " + work);
+    ServerReady.await(http, port, p, work);
   }
+
 
   void deleteWork() throws IOException {
     try (var files = Files.walk(work)) {
