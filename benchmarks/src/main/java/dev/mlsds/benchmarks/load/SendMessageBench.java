@@ -176,13 +176,13 @@ public final class SendMessageBench {
 
     WrkResult ceiling = null;
     Double dbTps = null;
-    Double noNotifyTps = null;
+    Double inTxnNotifyTps = null;
     if (!o.skipCeilings()) {
       ceiling = httpCeiling(lua);
-      dbTps = o.backend().equals("postgres") ? pgbench(users, true) : jdbcLoop(users);
+      dbTps = o.backend().equals("postgres") ? pgbench(users, false) : jdbcLoop(users);
       if (o.backend().equals("postgres")) {
-        // The same transaction without the realtime trigger's NOTIFY: what the in-transaction NOTIFY costs.
-        noNotifyTps = pgbench(users, false);
+        // The same transaction with a NOTIFY inside it, as the server did before migration V14: what that costs.
+        inTxnNotifyTps = pgbench(users, true);
       }
     }
 
@@ -233,7 +233,7 @@ public final class SendMessageBench {
     out.put("errors", r.errors());
     out.put("dropped", o.rate() > 0 ? r.dropped() : null);
     out.put("pgbenchTps", o.backend().equals("postgres") ? round(dbTps) : null);
-    out.put("pgbenchNoNotifyTps", round(noNotifyTps));
+    out.put("pgbenchInTxnNotifyTps", round(inTxnNotifyTps));
     out.put("jdbcLoopTps", o.backend().equals("sqlite") ? round(dbTps) : null);
     out.put("httpCeilingRps", ceiling == null ? null : round(ceiling.rps()));
     out.put("ratioToPgbench", dbTps == null ? null : round(r.rps() / dbTps));
@@ -280,11 +280,11 @@ public final class SendMessageBench {
   // ---- Database ceilings ----
 
   /**
-   * pgbench with sendMessage's statements at the same concurrency; returns its tps. {@code notify}: with the
-   * realtime triggers of the migrated schema (each message insert calls pg_notify, as on the server); without,
-   * they are disabled on this scratch database.
+   * pgbench with sendMessage's statements at the same concurrency; returns its tps. {@code notifyInTxn}: with a
+   * {@code pg_notify} inside the transaction, as the server's realtime triggers did before migration V14 (the
+   * server now sends its wakes after commit, coalesced, from another connection).
    */
-  double pgbench(List<DevIdentity> users, boolean notify) throws Exception {
+  double pgbench(List<DevIdentity> users, boolean notifyInTxn) throws Exception {
     String db = createPgDatabase("pgb");
     try {
       String url = "jdbc:postgresql://127.0.0.1:5432/" + db + "?user=postgres";
@@ -293,11 +293,6 @@ public final class SendMessageBench {
       }
       try (Connection c = DriverManager.getConnection(url)) {
         insertConvos(c, users);
-        if (!notify) {
-          try (Statement st = c.createStatement()) {
-            st.execute("ALTER TABLE messages DISABLE TRIGGER messages_wake");
-          }
-        }
       }
       String data = HexFormat.of().formatHex(SendMessageLoad.privateMessage(groupId(0), MESSAGE_BYTES));
       // The statements of the server's sendMessage transaction: the conversation row lock, the token's jti
@@ -310,10 +305,11 @@ public final class SendMessageBench {
           INSERT INTO storage_usage (did, bytes, messages) VALUES (:did, 1024, 1) ON CONFLICT (did) DO UPDATE SET bytes = storage_usage.bytes + 1024, messages = storage_usage.messages + 1 RETURNING bytes, messages;
           UPDATE convos SET latest_seq = latest_seq + 1, last_message_at = 1 WHERE id = :cid RETURNING latest_seq AS seq \\gset
           INSERT INTO messages (convo_id, seq, id, sender_did, epoch, content_type, data, msg_id, created_at) VALUES (:cid, :seq, md5(random()::text), :did, :epoch, 'application', decode(:data, 'hex'), NULL, 1);
-          """.formatted(CONVO_BASE, o.convos());
+          """.formatted(CONVO_BASE, o.convos())
+          + (notifyInTxn ? "SELECT pg_notify('mlsds_realtime', '-|c|' || :cid);\n" : "");
       Path f = work.resolve("sendmessage.pgbench");
       Files.writeString(f, "BEGIN;\n" + script + "COMMIT;\n");
-      progress("pgbench: sendMessage's transaction, %d clients%s", o.senders(), notify ? "" : ", without NOTIFY");
+      progress("pgbench: sendMessage's transaction, %d clients%s", o.senders(), notifyInTxn ? ", with NOTIFY inside" : "");
       List<String> cmd = List.of("pgbench", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-n", "-M", "prepared",
           "-c", String.valueOf(o.senders()), "-j", String.valueOf(o.threads()), "-T", String.valueOf(o.seconds()),
           "-D", "data=" + data, "-f", f.toString(), db);

@@ -16,8 +16,9 @@ import org.jdbi.v3.core.Handle;
  * order without gaps or duplicates. The stream replays {@code messages} and {@code convo_events}
  * merged by position.
  *
- * <p>After the transaction commits, each {@code membershipEvent} also tells the {@link Notifier} whose
- * membership changed, so that user's open streams pick the conversation up or drop it at once.
+ * <p>After the transaction commits, every append wakes the conversation's subscribers through the
+ * {@link Notifier} (on every node), and each {@code membershipEvent} also tells it whose membership changed,
+ * so that user's open streams pick the conversation up or drop it at once.
  */
 public final class ConvoEventLog {
   private static final String NEXT_IDX = """
@@ -64,6 +65,7 @@ public final class ConvoEventLog {
     h.createUpdate(INSERT).bind("convo", convoId).bind("seq", seq).bind("idx", idx).bind("type", type)
         .bind("payload", Json.write(json)).bind("recipient", recipient == null ? null : recipient.value())
         .bind("now", now).execute();
+    h.afterCommit(() -> notifier.convoChanged(convoId));
     if (type.equals("membershipEvent") && json.path("did").isTextual()) {
       Did member = new Did(json.path("did").textValue());
       h.afterCommit(() -> notifier.membershipChanged(convoId, member));

@@ -6,11 +6,17 @@ import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.sql.Connection;
 import java.sql.DriverManager;
+import java.sql.PreparedStatement;
 import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HexFormat;
+import java.util.LinkedHashSet;
+import java.util.List;
 import java.util.Properties;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 import org.postgresql.PGConnection;
 import org.postgresql.PGNotification;
 import org.slf4j.Logger;
@@ -21,20 +27,28 @@ import org.slf4j.LoggerFactory;
  * every node {@code LISTEN}s on {@code mlsds_realtime} and hands what it hears to its own hub. No extra
  * service: the database the nodes share is the bus.
  *
- * <p><b>Who sends.</b> Log appends and membership changes are announced by the database itself: the
- * triggers of migration V11 call {@code pg_notify} inside the writing transaction, which PostgreSQL
- * delivers at commit and only on commit, with no second connection. So {@link #convoChanged} and
- * {@link #membershipChanged} only wake this node. Live-only user events ({@code keyPackagesLowEvent}) are
- * not in any table and are sent here with {@code pg_notify} (their callers have committed).
+ * <p><b>Who sends, and when.</b> The writer's node, <em>after</em> its transaction has committed: each
+ * {@link #convoChanged}, {@link #membershipChanged} and {@link #userEvent} wakes this node's hub at once and
+ * queues a notification for the others; one sender thread drains the queue and sends what it holds with
+ * {@code pg_notify} in one short transaction with {@code synchronous_commit = off}, on a dedicated
+ * connection outside the pool. Identical pending notifications are sent once. Why not from inside the
+ * writing transaction (migration V11's triggers, dropped by V14): PostgreSQL holds a cluster-wide lock from
+ * the pre-commit of a transaction that called {@code NOTIFY} until its commit record is flushed, so every
+ * sending transaction flushed alone and group commit could not happen — the same sendMessage transaction
+ * did 2.3–3.2× more in pgbench without it (docs/BENCHMARKS.md). A notification transaction that does not
+ * wait for its flush holds that lock for microseconds.
  *
  * <p>A notification only wakes; subscribers then read the database, which is the source of truth, so a
- * duplicated notification costs a read and a lost one only a delay. Losses are bounded twice: LISTEN runs
- * on a dedicated connection outside the pool, reconnects with backoff when it drops, and after
- * reconnecting wakes every local feed and stream ({@link StreamHub#resyncAll}); and the hub's periodic
- * catch-up finds whatever a lost wake left unread within one period.
+ * duplicated notification costs a read and a lost one only a delay. Losses — the node dies between its
+ * commit and the send, or the sender's connection is down — are bounded: the sender keeps what it could
+ * not send and retries with backoff on a new connection; a queue over {@link #MAX_PENDING} distinct
+ * notifications collapses into one "resync" that wakes every stream on the other nodes; LISTEN runs on its
+ * own dedicated connection, reconnects with backoff and wakes every local feed and stream after
+ * reconnecting ({@link StreamHub#resyncAll}); and the hub's periodic catch-up finds whatever a lost wake
+ * left unread within one period.
  *
- * <p>Payload: {@code <node>|c|<convoId>}, {@code <node>|m|<convoId>|<did>} or
- * {@code <node>|u|<did>|<type>|<json>}; a node ignores its own, and the triggers' node is {@code -}.
+ * <p>Payload: {@code <node>|c|<convoId>}, {@code <node>|m|<convoId>|<did>},
+ * {@code <node>|u|<did>|<type>|<json>} or {@code <node>|r}; a node ignores its own.
  */
 final class PostgresBus implements Notifier, AutoCloseable {
   static final String CHANNEL = "mlsds_realtime";
@@ -42,6 +56,10 @@ final class PostgresBus implements Notifier, AutoCloseable {
   private static final int NOTIFY_MAX_BYTES = 7900; // PostgreSQL refuses payloads of 8000 bytes and more
   private static final Duration POLL = Duration.ofMillis(500);
   private static final Duration MAX_BACKOFF = Duration.ofSeconds(5);
+  /** Distinct notifications waiting to be sent before they collapse into one resync. */
+  static final int MAX_PENDING = 10_000;
+  private static final String SEND = """
+      SELECT count(pg_notify(?, p)) FROM unnest(?::text[]) AS p""";
 
   private final StreamHub hub;
   private final Database db;
@@ -50,6 +68,12 @@ final class PostgresBus implements Notifier, AutoCloseable {
   private volatile boolean running;
   private volatile Connection listening;
   private Thread listener;
+  private Thread sender;
+  private volatile Connection sending;
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition queued = lock.newCondition();
+  private final LinkedHashSet<String> pending = new LinkedHashSet<>(); // guarded by lock
+  private boolean overflowed; // guarded by lock
 
   PostgresBus(StreamHub hub, Database db, RealtimeMetrics metrics) {
     this.hub = hub;
@@ -60,49 +84,152 @@ final class PostgresBus implements Notifier, AutoCloseable {
     this.node = HexFormat.of().formatHex(id);
   }
 
-  /** The other nodes hear of it from the V11 trigger, at the writer's commit. */
   @Override
   public void convoChanged(String convoId) {
     hub.convoChanged(convoId);
+    enqueue("c|" + convoId);
   }
 
-  /** The other nodes hear of it from the V11 trigger on the {@code membershipEvent}'s row. */
   @Override
   public void membershipChanged(String convoId, Did did) {
     hub.membershipChanged(convoId, did);
+    enqueue("m|" + convoId + "|" + did.value());
   }
 
   @Override
   public void userEvent(Did did, String type, String payloadJson) {
     hub.userEvent(did, type, payloadJson);
-    publish("u|" + did.value() + "|" + type + "|" + payloadJson);
+    enqueue("u|" + did.value() + "|" + type + "|" + payloadJson);
   }
 
-  /** Callers have committed: a failure here must not fail the request. */
-  private void publish(String message) {
+  /** Callers have committed: nothing here fails or blocks the request. */
+  private void enqueue(String message) {
     String payload = node + "|" + message;
-    if (payload.getBytes(StandardCharsets.UTF_8).length > NOTIFY_MAX_BYTES) {
+    if (payload.length() * 3 > NOTIFY_MAX_BYTES && payload.getBytes(StandardCharsets.UTF_8).length > NOTIFY_MAX_BYTES) {
       log.warn("realtime notification too large for NOTIFY; other nodes see it at their next wake");
       return;
     }
+    lock.lock();
     try {
-      db.withHandle(h -> h.createQuery("SELECT pg_notify(:channel, :payload)").bind("channel", CHANNEL)
-          .bind("payload", payload).mapTo(String.class).findFirst());
-    } catch (RuntimeException e) {
-      log.warn("NOTIFY failed; other nodes see this change at their next wake: {}", e.toString());
+      if (!overflowed) {
+        pending.add(payload);
+        if (pending.size() > MAX_PENDING) {
+          pending.clear();
+          overflowed = true;
+        }
+      }
+      queued.signal();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Sends what is queued, one transaction per round, until close(); keeps what it could not send. */
+  private void send() {
+    long backoff = 100;
+    Connection c = null;
+    while (running) {
+      List<String> batch;
+      lock.lock();
+      try {
+        while (running && pending.isEmpty() && !overflowed) {
+          queued.await();
+        }
+        if (!running && pending.isEmpty() && !overflowed) {
+          break; // closed with nothing left to send; otherwise one last round
+        }
+        batch = overflowed ? List.of(node + "|r") : new ArrayList<>(pending);
+        pending.clear();
+        overflowed = false;
+      } catch (InterruptedException e) {
+        break;
+      } finally {
+        lock.unlock();
+      }
+      try {
+        if (c == null) {
+          c = connect("mlsds-realtime-notify");
+          c.setAutoCommit(false);
+          sending = c;
+        }
+        try (Statement s = c.createStatement()) {
+          s.execute("SET LOCAL synchronous_commit = off");
+        }
+        try (PreparedStatement ps = c.prepareStatement(SEND)) {
+          ps.setString(1, CHANNEL);
+          ps.setArray(2, c.createArrayOf("text", batch.toArray()));
+          ps.executeQuery().close();
+        }
+        c.commit();
+        metrics.busNotified(batch.size());
+        backoff = 100;
+      } catch (SQLException | RuntimeException e) {
+        if (!running) {
+          break;
+        }
+        log.warn("realtime NOTIFY failed, retrying in {} ms on a new connection: {}", backoff, e.toString());
+        closeQuietly(c);
+        c = null;
+        sending = null;
+        requeue(batch);
+        sleep(backoff);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF.toMillis());
+      }
+    }
+    closeQuietly(c);
+    sending = null;
+  }
+
+  private void requeue(List<String> batch) {
+    lock.lock();
+    try {
+      if (overflowed) {
+        return;
+      }
+      LinkedHashSet<String> merged = new LinkedHashSet<>(batch);
+      merged.addAll(pending);
+      pending.clear();
+      if (merged.size() > MAX_PENDING || batch.contains(node + "|r")) {
+        overflowed = true;
+      } else {
+        pending.addAll(merged);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Notifications queued and not yet sent (tests). */
+  int pendingCount() {
+    lock.lock();
+    try {
+      return overflowed ? 1 : pending.size();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private static void closeQuietly(Connection c) {
+    if (c != null) {
+      try {
+        c.close();
+      } catch (SQLException e) {
+        // replaced anyway
+      }
     }
   }
 
   void start() {
     running = true;
     listener = Thread.ofVirtual().name("mlsds-realtime-listen").start(this::listen);
+    sender = Thread.ofVirtual().name("mlsds-realtime-notify").start(this::send);
   }
 
   private void listen() {
     long backoff = 100;
     boolean first = true;
     while (running) { // one round per connection; ends on close()
-      try (Connection c = connect()) {
+      try (Connection c = connect("mlsds-realtime-listen")) {
         listening = c;
         try (Statement s = c.createStatement()) {
           s.execute("LISTEN " + CHANNEL);
@@ -137,16 +264,23 @@ final class PostgresBus implements Notifier, AutoCloseable {
     }
   }
 
-  private Connection connect() throws SQLException {
+  private Connection connect(String applicationName) throws SQLException {
     Properties p = new Properties();
-    p.setProperty("ApplicationName", "mlsds-realtime-listen");
+    p.setProperty("ApplicationName", applicationName);
     p.setProperty("tcpKeepAlive", "true");
     return DriverManager.getConnection(db.url(), p);
   }
 
   private void dispatch(String payload) {
     String[] f = payload.split("\\|", 5);
-    if (f.length < 3 || f[0].equals(node)) {
+    if (f.length < 2 || f[0].equals(node)) {
+      return;
+    }
+    if (f[1].equals("r")) {
+      hub.resyncAll();
+      return;
+    }
+    if (f.length < 3) {
       return;
     }
     try {
@@ -180,6 +314,19 @@ final class PostgresBus implements Notifier, AutoCloseable {
   @Override
   public void close() {
     running = false;
+    lock.lock();
+    try {
+      queued.signalAll();
+    } finally {
+      lock.unlock();
+    }
+    if (sender != null) {
+      try {
+        sender.join(Duration.ofSeconds(2));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     Connection c = listening;
     if (c != null) {
       try {

@@ -17,6 +17,8 @@ final class RealtimeMetrics {
   private final Timer fanOut;
   private final Counter slowConsumers;
   private final Counter busReconnects;
+  private final Counter busNotifications;
+  private final Counter busSends;
 
   RealtimeMetrics(MeterRegistry registry) {
     for (Transport t : Transport.values()) {
@@ -33,6 +35,10 @@ final class RealtimeMetrics {
         .description("Streams closed because the client fell behind").register(registry);
     busReconnects = Counter.builder("mlsds.realtime.bus.reconnects")
         .description("Times the PostgreSQL LISTEN connection was re-established").register(registry);
+    busNotifications = Counter.builder("mlsds.realtime.bus.notifications")
+        .description("Notifications sent to the other nodes (after coalescing)").register(registry);
+    busSends = Counter.builder("mlsds.realtime.bus.sends")
+        .description("NOTIFY transactions sent to the other nodes").register(registry);
   }
 
   void opened(Transport t) {
@@ -49,6 +55,11 @@ final class RealtimeMetrics {
 
   void slowConsumer() {
     slowConsumers.increment();
+  }
+
+  void busNotified(int notifications) {
+    busSends.increment();
+    busNotifications.increment(notifications);
   }
 
   void busReconnected() {
