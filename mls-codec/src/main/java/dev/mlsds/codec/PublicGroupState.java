@@ -148,6 +148,11 @@ public final class PublicGroupState {
         return treeHash(root());
     }
 
+    /** The tree hash (§7.8) of a serialized ratchet tree (padded with blanks to a full tree), e.g. to build a GroupInfo. */
+    public static byte[] treeHash(CipherSuite suite, RatchetTree tree) {
+        return new PublicGroupState(suite, null, EMPTY, EMPTY, full(tree.nodes())).treeHash();
+    }
+
     // ---- verification ---------------------------------------------------------------------------
 
     /**
@@ -194,6 +199,32 @@ public final class PublicGroupState {
         }
         verifyContentSignature(pm, senderKey, "commit");
 
+        Working w = afterProposals(proposals, senderLeaf);
+        PublicGroupState next = w.tree();
+        List<Extension> extensions = w.extensions();
+        if (commit.path() != null) {
+            long committer = senderLeaf >= 0 ? senderLeaf : next.insert(commit.path().leafNode());
+            next.applyPath(committer, commit.path());
+        }
+
+        byte[] raw = pm.raw();
+        int contentEnd = raw.length - field(pm.signature()) - field(pm.confirmationTag()) - field(pm.membershipTag());
+        // ConfirmedTranscriptHashInput = wire_format || FramedContent || signature: contiguous in the message.
+        Digest d = suite.hash().newDigest();
+        d.update(interimTranscriptHash, 0, interimTranscriptHash.length);
+        d.update(raw, 2, contentEnd + field(pm.signature()) - 2);
+        byte[] confirmed = finish(d);
+        GroupContext nextContext = new GroupContext(context.version(), context.cipherSuite(), context.groupId(),
+                context.epoch() + 1, next.treeHash(), confirmed, extensions);
+        return new PublicGroupState(suite, nextContext, interim(suite, confirmed, pm.confirmationTag()),
+                pm.confirmationTag(), next.nodes);
+    }
+
+    private record Working(PublicGroupState tree, List<Extension> extensions) {
+    }
+
+    /** A copy of this state's tree with {@code proposals} applied in RFC 9420 §12.3 order, and the new extensions. */
+    private Working afterProposals(List<Proposed> proposals, long senderLeaf) {
         PublicGroupState next = new PublicGroupState(suite, context, interimTranscriptHash, confirmationTag, nodes.clone());
         List<Extension> extensions = context.extensions();
         boolean gce = false;
@@ -237,22 +268,29 @@ public final class PublicGroupState {
                 next.insert(add.keyPackage().leafNode());
             }
         }
-        if (commit.path() != null) {
-            long committer = senderLeaf >= 0 ? senderLeaf : next.insert(commit.path().leafNode());
-            next.applyPath(committer, commit.path());
-        }
+        return new Working(next, extensions);
+    }
 
-        byte[] raw = pm.raw();
-        int contentEnd = raw.length - field(pm.signature()) - field(pm.confirmationTag()) - field(pm.membershipTag());
-        // ConfirmedTranscriptHashInput = wire_format || FramedContent || signature: contiguous in the message.
-        Digest d = suite.hash().newDigest();
-        d.update(interimTranscriptHash, 0, interimTranscriptHash.length);
-        d.update(raw, 2, contentEnd + field(pm.signature()) - 2);
-        byte[] confirmed = finish(d);
-        GroupContext nextContext = new GroupContext(context.version(), context.cipherSuite(), context.groupId(),
-                context.epoch() + 1, next.treeHash(), confirmed, extensions);
-        return new PublicGroupState(suite, nextContext, interim(suite, confirmed, pm.confirmationTag()),
-                pm.confirmationTag(), next.nodes);
+    /**
+     * What a committer needs to build an UpdatePath (test builders use it): after {@code proposals}, the leaf the
+     * committer's new leaf goes to ({@code committerLeaf}, or for an external commit ({@code -1}) the leftmost
+     * blank leaf), the number of path nodes (its filtered direct path), and the {@code parent_hash} its new leaf
+     * must carry when the path installs {@code pathKeys} (may be null: then only the index and length are given).
+     */
+    public PathPlan planPath(List<Proposed> proposals, long committerLeaf, List<byte[]> pathKeys) {
+        PublicGroupState w = afterProposals(proposals, committerLeaf).tree();
+        long leaf = committerLeaf >= 0 ? committerLeaf : w.insert(leafPlaceholder());
+        int length = w.filteredDirectPath((int) (2 * leaf)).size();
+        byte[] parentHash = pathKeys == null ? null : w.mergePath(leaf, pathKeys);
+        return new PathPlan(leaf, length, parentHash);
+    }
+
+    /** See {@link #planPath}. */
+    public record PathPlan(long leafIndex, int pathLength, byte[] parentHash) {
+    }
+
+    private static LeafNode leafPlaceholder() {
+        return new LeafNode(EMPTY, EMPTY, null, null, LeafNode.Source.COMMIT, null, EMPTY, List.of(), EMPTY, EMPTY);
     }
 
     /**
@@ -352,25 +390,34 @@ public final class PublicGroupState {
         if (!leafSignatureValid(leaf, leafIndex)) {
             throw PublicTreeException.signature("commit: the UpdatePath leaf's signature does not verify");
         }
+        nodes[(int) (2 * leafIndex)] = new RatchetTree.Leaf(leaf);
+        List<byte[]> keys = path.nodes().stream().map(Commit.UpdatePathNode::encryptionKey).toList();
+        if (!Arrays.equals(leaf.parentHash(), mergePath(leafIndex, keys))) {
+            throw PublicTreeException.invalid("commit: the UpdatePath leaf's parent_hash does not match the path (§7.9.2)");
+        }
+    }
+
+    /**
+     * Installs a path above leaf {@code leafIndex}: its direct path blanked, then its filtered direct path given
+     * {@code keys} and parent hashes computed top-down (§7.9); returns the parent hash the leaf must carry.
+     */
+    private byte[] mergePath(long leafIndex, List<byte[]> keys) {
         int x = (int) (2 * leafIndex);
         List<int[]> filtered = filteredDirectPath(x);
-        if (path.nodes().size() != filtered.size()) {
-            throw PublicTreeException.invalid("commit: the UpdatePath has " + path.nodes().size()
+        if (keys.size() != filtered.size()) {
+            throw PublicTreeException.invalid("commit: the UpdatePath has " + keys.size()
                     + " nodes, the committer's filtered direct path " + filtered.size());
         }
-        nodes[x] = new RatchetTree.Leaf(leaf);
         blankDirectPath(x);
         byte[] parentHash = EMPTY;
         for (int i = filtered.size() - 1; i >= 0; i--) {
-            byte[] key = path.nodes().get(i).encryptionKey();
+            byte[] key = keys.get(i);
             nodes[filtered.get(i)[0]] = new RatchetTree.Parent(key, parentHash, List.of());
             byte[] siblingHash = treeHash(filtered.get(i)[1]);
             MlsWriter in = new MlsWriter(key.length + parentHash.length + siblingHash.length + 8);
             parentHash = hash(in.opaque(key).opaque(parentHash).opaque(siblingHash).toByteArray());
         }
-        if (!Arrays.equals(leaf.parentHash(), parentHash)) {
-            throw PublicTreeException.invalid("commit: the UpdatePath leaf's parent_hash does not match the path (§7.9.2)");
-        }
+        return parentHash;
     }
 
     /** Direct-path nodes of node {@code x} whose copath child has a non-empty resolution, as {parent, copath child}. */
