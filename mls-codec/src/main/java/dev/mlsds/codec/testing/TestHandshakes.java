@@ -4,6 +4,7 @@ import dev.mlsds.codec.CipherSuite;
 import dev.mlsds.codec.ContentType;
 import dev.mlsds.codec.Credential;
 import dev.mlsds.codec.Extension;
+import dev.mlsds.codec.GroupContext;
 import dev.mlsds.codec.GroupInfo;
 import dev.mlsds.codec.KeyPackage;
 import dev.mlsds.codec.LeafNode;
@@ -83,6 +84,12 @@ public final class TestHandshakes {
      */
     public static Made commit(PublicGroupState state, SigningKey signer, long senderLeaf, List<byte[]> adds,
             List<Long> removes, List<byte[]> referencedProposals, String pathIdentity) {
+        return commit(state, signer, senderLeaf, adds, removes, referencedProposals, pathIdentity, signer);
+    }
+
+    /** As {@link #commit(PublicGroupState, SigningKey, long, List, List, List, String)}, the path leaf with {@code pathKey}. */
+    public static Made commit(PublicGroupState state, SigningKey signer, long senderLeaf, List<byte[]> adds,
+            List<Long> removes, List<byte[]> referencedProposals, String pathIdentity, SigningKey pathKey) {
         List<PublicGroupState.Proposed> proposed = new ArrayList<>();
         adds.forEach(kp -> proposed.add(new PublicGroupState.Proposed(new Proposal.Add(KeyPackage.decode(kp)), senderLeaf)));
         removes.forEach(leaf -> proposed.add(new PublicGroupState.Proposed(new Proposal.Remove(leaf), senderLeaf)));
@@ -104,7 +111,7 @@ public final class TestHandshakes {
         });
         w.optional(pathIdentity != null);
         if (pathIdentity != null) {
-            writePath(w, state, proposed, senderLeaf, signer, pathIdentity);
+            writePath(w, state, proposed, senderLeaf, pathKey, pathIdentity);
         }
         return finish(state, w, signer, proposed, true, senderLeaf);
     }
@@ -140,15 +147,22 @@ public final class TestHandshakes {
 
     /** A GroupInfo describing {@code state}, signed by leaf {@code signerLeaf} with {@code signer}; external_pub iff asked. */
     public static byte[] groupInfo(PublicGroupState state, SigningKey signer, long signerLeaf, boolean externalPub) {
+        return groupInfo(state.context(), state.confirmationTag(), signer, signerLeaf, externalPub);
+    }
+
+    /** A GroupInfo with any {@code context} (e.g. one that lies about the tree), signed by {@code signer}. */
+    public static byte[] groupInfo(GroupContext context, byte[] confirmationTag, SigningKey signer, long signerLeaf,
+            boolean externalPub) {
+        CipherSuite suite = CipherSuite.byId(context.cipherSuite()).orElseThrow();
         MlsWriter w = new MlsWriter().u16(KeyPackage.MLS10).u16(WireFormat.MLS_GROUP_INFO.value());
         int tbsStart = w.size();
-        state.context().write(w);
+        context.write(w);
         w.vector(ext -> {
             if (externalPub) {
-                new Extension(Extension.EXTERNAL_PUB, random(TestKeyPackages.kemPublicKeyLength(state.suite()))).write(ext);
+                new Extension(Extension.EXTERNAL_PUB, random(TestKeyPackages.kemPublicKeyLength(suite))).write(ext);
             }
         });
-        w.opaque(state.confirmationTag()).u32(signerLeaf);
+        w.opaque(confirmationTag).u32(signerLeaf);
         return sign(w, tbsStart, signer, "GroupInfoTBS");
     }
 
