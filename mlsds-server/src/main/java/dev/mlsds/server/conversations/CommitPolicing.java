@@ -271,6 +271,11 @@ public final class CommitPolicing {
       return next;
     }
     if (convo.epoch() != 0) {
+      if (states.exists(h, id)) {
+        // Never silently stop verifying: a stored state of another epoch means the server lost track.
+        throw new XrpcException(XrpcError.Forbidden,
+            "the server's public group state is not at epoch " + convo.epoch() + ": reset the group");
+      }
       return null;
     }
     if (gi == null) {

@@ -27,6 +27,12 @@ public final class GroupStateStore {
 
   private record Row(String groupId, long epoch, byte[] state) {}
 
+  /** Whether any state is stored for the conversation (whatever its group and epoch). */
+  public boolean exists(Handle h, ConvoId convo) {
+    return h.createQuery("SELECT 1 FROM convo_group_states WHERE convo_id = :convo").bind("convo", convo.value())
+        .mapTo(Integer.class).findFirst().isPresent();
+  }
+
   private static final String DELETE = "DELETE FROM convo_group_states WHERE convo_id = :convo";
   private static final String INSERT = """
       INSERT INTO convo_group_states (convo_id, group_id, epoch, state) VALUES (:convo, :group, :epoch, :state)""";
