@@ -6,6 +6,7 @@ import dev.mlsds.server.auth.ServiceAuthenticator;
 import dev.mlsds.server.conversations.ConvoHandlers;
 import dev.mlsds.server.conversations.ConvoService;
 import dev.mlsds.server.conversations.CommitPolicing;
+import dev.mlsds.server.conversations.GroupStateStore;
 import dev.mlsds.server.conversations.ConvoStore;
 import dev.mlsds.server.conversations.IntegrityHandlers;
 import dev.mlsds.server.conversations.IntegritySettings;
@@ -78,7 +79,7 @@ public final class Wiring {
     // Group integrity (docs/conversations.md): commit/proposal policing, handshake policy, roles.
     IntegritySettings integrity = IntegritySettings.fromEnvironment(System.getenv());
     RosterStore rosterStore = new RosterStore();
-    CommitPolicing policing = new CommitPolicing(convoStore, rosterStore, clock, config.limits(), integrity);
+    CommitPolicing policing = new CommitPolicing(convoStore, rosterStore, new GroupStateStore(), keyPackageStore, clock, config.limits(), integrity);
     IntegrityHandlers.register(server.router(), new Roles(db, convoStore, rosterStore, notifier, clock));
     ConvoHandlers.register(server.router(), new ConvoService(db, convoStore, messageLog, welcomeStore, keyPackageStore,
         eventLog, notifier, clock, config.limits(), quotas, server.metrics().registry(), policing, integrity),

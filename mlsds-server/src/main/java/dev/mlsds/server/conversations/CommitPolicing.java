@@ -4,6 +4,7 @@ import dev.mlsds.codec.CipherSuite;
 import dev.mlsds.codec.Commit;
 import dev.mlsds.codec.ContentType;
 import dev.mlsds.codec.Credential;
+import dev.mlsds.codec.GroupInfo;
 import dev.mlsds.codec.InvalidKeyPackageException;
 import dev.mlsds.codec.KeyPackage;
 import dev.mlsds.codec.KeyPackagePolicy;
@@ -14,11 +15,15 @@ import dev.mlsds.codec.MlsMessage;
 import dev.mlsds.codec.MlsWriter;
 import dev.mlsds.codec.Proposal;
 import dev.mlsds.codec.ProposalOrRef;
+import dev.mlsds.codec.PublicGroupState;
 import dev.mlsds.codec.PublicMessage;
+import dev.mlsds.codec.PublicTreeException;
 import dev.mlsds.codec.Sender;
 import dev.mlsds.server.Config;
 import dev.mlsds.server.auth.Did;
+import dev.mlsds.server.delivery.MessageLog;
 import dev.mlsds.server.delivery.MlsInput;
+import dev.mlsds.server.keypackages.KeyPackageStore;
 import dev.mlsds.server.xrpc.XrpcError;
 import dev.mlsds.server.xrpc.XrpcException;
 import java.nio.charset.StandardCharsets;
@@ -26,6 +31,7 @@ import java.time.Clock;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
 import org.jdbi.v3.core.Handle;
@@ -39,7 +45,10 @@ import org.jdbi.v3.core.Handle;
  * ({@link LeafRoster}) and refuses: a sender leaf that is not the caller's; a proposal type the path does not
  * take; a Remove of someone else's leaf where the path does not allow it; an Add whose KeyPackage is invalid
  * or names a DID the call did not name; an Update, UpdatePath or external-join leaf whose credential is not
- * the caller's DID. Under {@code any} an encrypted commit cannot be checked: only the visible parts of a
+ * the caller's DID, or a leaf signature key that is none of the DID's known devices. Where the server keeps the
+ * group's {@link PublicGroupState} (every {@code public} conversation created since V15), it also verifies the
+ * commit's and proposals' signatures, the UpdatePath's parent hashes and every uploaded GroupInfo against it, and
+ * moves it to the next epoch with the commit. Under {@code any} an encrypted commit cannot be checked: only the visible parts of a
  * PublicMessage are (inline Adds validated, removeMember takes Removes only), and the roster becomes unknown.
  */
 public final class CommitPolicing {
@@ -62,20 +71,27 @@ public final class CommitPolicing {
     }
   }
 
-  /** The roster before and after the commit; both null when the server does not track it. */
-  public record Verdict(LeafRoster before, LeafRoster after) {
-    static final Verdict UNTRACKED = new Verdict(null, null);
+  /**
+   * The roster before and after the commit (both null when the server does not track it), and the public group
+   * state of the epoch the commit makes (null when the server keeps none for this conversation).
+   */
+  public record Verdict(LeafRoster before, LeafRoster after, PublicGroupState next) {
+    static final Verdict UNTRACKED = new Verdict(null, null, null);
   }
 
   private record Resolved(Proposal proposal, Long proposerLeaf, Did proposer) {}
 
   private final ConvoStore convos;
   private final RosterStore rosters;
+  private final GroupStateStore states;
+  private final KeyPackageStore keyPackages;
   private final KeyPackageValidator validator;
   private final CommitRate rate;
 
-  public CommitPolicing(ConvoStore convos, RosterStore rosters, Clock clock, Config.Limits limits,
-      IntegritySettings settings) {
+  public CommitPolicing(ConvoStore convos, RosterStore rosters, GroupStateStore states, KeyPackageStore keyPackages,
+      Clock clock, Config.Limits limits, IntegritySettings settings) {
+    this.states = states;
+    this.keyPackages = keyPackages;
     this.rate = new CommitRate(settings.commitsPerMemberPerMinute(), clock);
     this.convos = convos;
     this.rosters = rosters;
@@ -96,6 +112,7 @@ public final class CommitPolicing {
    */
   public void reset(Handle h, ConvoId id, Did resetter, HandshakePolicy policy) {
     rosters.purgeProposals(h, id);
+    states.delete(h, id);
     created(h, id, resetter, policy);
   }
 
@@ -104,9 +121,10 @@ public final class CommitPolicing {
    *
    * @param addDids      the DIDs the call adds (addMembers/createConvo), else empty
    * @param removeTarget the DID removeMember names, else null
+   * @param groupInfo    the GroupInfo uploaded with the commit (for the epoch it makes), else null
    */
   public Verdict check(Handle h, ConvoStore.Convo convo, Did caller, MlsInput.GroupMessage commit, Path path,
-      Set<Did> addDids, Did removeTarget) {
+      Set<Did> addDids, Did removeTarget, GroupInfo groupInfo) {
     rate.check(convo.id(), caller);
     PublicMessage pm = commit.publicMessage();
     CipherSuite suite = CipherSuite.byId(convo.cipherSuite()).orElseThrow();
@@ -157,6 +175,7 @@ public final class CommitPolicing {
         }
         Did owner = before.at(r.proposerLeaf()).orElseThrow(() -> invalid(path.method + ": Update from blank leaf")).did();
         requireIdentity(u.leafNode(), owner, "an Update of leaf " + r.proposerLeaf());
+        requireDeviceKey(h, owner, u.leafNode(), before.at(r.proposerLeaf()).orElse(null), "an Update of leaf " + r.proposerLeaf());
         after.replace(r.proposerLeaf(), new LeafRoster.Leaf(owner, u.leafNode().signatureKey()));
       }
       if (r.proposal() instanceof Proposal.ExternalInit) {
@@ -208,6 +227,8 @@ public final class CommitPolicing {
     if (c.path() != null) {
       LeafNode leaf = c.path().leafNode();
       requireIdentity(leaf, caller, "the commit's UpdatePath leaf");
+      requireDeviceKey(h, caller, leaf, senderLeaf == null ? null : before.at(senderLeaf).orElse(null),
+          "the commit's UpdatePath leaf");
       if (leaf.source() != LeafNode.Source.COMMIT) {
         throw invalid(path.method + ": the UpdatePath leaf's source is " + leaf.source().rfcName() + ", not commit");
       }
@@ -220,7 +241,113 @@ public final class CommitPolicing {
     } else if (senderLeaf == null || pathRequired(proposals)) {
       throw invalid(path.method + ": this commit needs an UpdatePath (RFC 9420 §12.4)");
     }
-    return new Verdict(before, after);
+    PublicGroupState next = verifyState(h, convo, pm, proposals, groupInfo, after, path);
+    return new Verdict(before, after, next);
+  }
+
+  /**
+   * The public group state after {@code pm}: the stored state of this epoch with the commit applied (its
+   * signatures and path verified, the GroupInfo checked against the result); at epoch 0 of a group, the state the
+   * creator's GroupInfo for epoch 1 describes (the bootstrap, docs/conversations.md); null for a {@code public}
+   * conversation from before V15 that is past epoch 0 (roster checks only).
+   */
+  private PublicGroupState verifyState(Handle h, ConvoStore.Convo convo, PublicMessage pm, List<Resolved> proposals,
+      GroupInfo gi, LeafRoster after, Path path) {
+    ConvoId id = new ConvoId(convo.id());
+    Optional<PublicGroupState> state = states.load(h, id, HexFormat.of().formatHex(pm.groupId()), convo.epoch());
+    if (state.isPresent()) {
+      List<PublicGroupState.Proposed> resolved = proposals.stream()
+          .map(r -> new PublicGroupState.Proposed(r.proposal(), r.proposerLeaf() == null ? -1 : r.proposerLeaf()))
+          .toList();
+      PublicGroupState next;
+      try {
+        next = state.get().applyCommit(pm, resolved);
+      } catch (PublicTreeException e) {
+        throw refusedBy(path.method, e);
+      }
+      if (gi != null) {
+        checkGroupInfo(next, gi, path.method);
+      }
+      return next;
+    }
+    if (convo.epoch() != 0) {
+      if (states.exists(h, id)) {
+        // Never silently stop verifying: a stored state of another epoch means the server lost track.
+        throw new XrpcException(XrpcError.Forbidden,
+            "the server's public group state is not at epoch " + convo.epoch() + ": reset the group");
+      }
+      return null;
+    }
+    if (gi == null) {
+      throw XrpcException.invalidRequest(path.method + ": under the public handshake policy the first commit of a "
+          + "group comes with a groupInfo for epoch 1 that carries the ratchet_tree extension");
+    }
+    PublicGroupState first;
+    try {
+      first = PublicGroupState.fromGroupInfo(gi);
+    } catch (PublicTreeException e) {
+      throw invalid(path.method + ": groupInfo: " + e.getMessage());
+    }
+    for (long i = 0; i < Math.max(first.leafCount(), after.width()); i++) {
+      Optional<LeafNode> leaf = first.leaf(i);
+      Optional<LeafRoster.Leaf> known = after.at(i);
+      boolean same = leaf.isPresent() == known.isPresent() && (leaf.isEmpty()
+          || leaf.get().credential() instanceof Credential.Basic b
+          && java.util.Arrays.equals(b.identity(), known.get().did().value().getBytes(StandardCharsets.UTF_8))
+          && (known.get().signatureKey() == null || java.util.Arrays.equals(known.get().signatureKey(), leaf.get().signatureKey())));
+      if (!same) {
+        throw invalid(path.method + ": groupInfo: leaf " + i + " of its ratchet tree is not the leaf the commit makes "
+            + "(the creator at leaf 0, then the added KeyPackages)");
+      }
+      if (known.isPresent() && known.get().signatureKey() == null) {
+        requireDeviceKey(h, known.get().did(), leaf.get(), null, "leaf " + i + " of the groupInfo's ratchet tree");
+        after.replace(i, new LeafRoster.Leaf(known.get().did(), leaf.get().signatureKey()));
+      }
+    }
+    return first;
+  }
+
+  /**
+   * An uploaded GroupInfo (updateGroupInfo) for the conversation's current epoch must describe the state the server
+   * computed, where it keeps one: a member cannot plant a GroupInfo that lies to external joiners.
+   */
+  public void checkGroupInfo(Handle h, ConvoStore.Convo convo, GroupInfo gi, String method) {
+    if (convo.handshakePolicy() != HandshakePolicy.PUBLIC) {
+      return;
+    }
+    states.load(h, new ConvoId(convo.id()), HexFormat.of().formatHex(gi.groupId()), gi.epoch())
+        .ifPresent(s -> checkGroupInfo(s, gi, method));
+  }
+
+  private static void checkGroupInfo(PublicGroupState state, GroupInfo gi, String method) {
+    try {
+      state.checkGroupInfo(gi);
+    } catch (PublicTreeException e) {
+      throw invalid(method + ": " + e.getMessage());
+    }
+  }
+
+  /** A signature that does not verify is 403 {@code Forbidden}; content inconsistent with the tree is 400. */
+  private static XrpcException refusedBy(String method, PublicTreeException e) {
+    return e.kind() == PublicTreeException.Kind.SIGNATURE
+        ? new XrpcException(XrpcError.Forbidden, method + ": " + e.getMessage())
+        : invalid(method + ": " + e.getMessage());
+  }
+
+  /**
+   * A leaf a DID installs (UpdatePath, Update, external join) keeps the signature key of the leaf it replaces, or
+   * carries one of the DID's device keys (signature keys of its uploaded KeyPackages) when the server knows any.
+   */
+  private void requireDeviceKey(Handle h, Did did, LeafNode leaf, LeafRoster.Leaf replaced, String what) {
+    if (replaced != null && replaced.signatureKey() != null
+        && java.util.Arrays.equals(replaced.signatureKey(), leaf.signatureKey())) {
+      return;
+    }
+    List<byte[]> devices = keyPackages.deviceSignatureKeys(h, did);
+    if (!devices.isEmpty() && devices.stream().noneMatch(k -> java.util.Arrays.equals(k, leaf.signatureKey()))) {
+      throw new XrpcException(XrpcError.Forbidden, what + " carries a signature key that is none of "
+          + did.value() + "'s devices (the signature keys of its KeyPackages)");
+    }
   }
 
   /** Records the roster after an accepted commit (the conversation moved to {@code convo.epoch() + 1}). */
@@ -234,6 +361,9 @@ public final class CommitPolicing {
       return;
     }
     rosters.save(h, id, v.before(), v.after());
+    if (v.next() != null) {
+      states.save(h, id, v.next());
+    }
     convos.setRosterEpoch(h, id, convo.epoch() + 1);
     rosters.purgeProposalsBefore(h, id, convo.epoch() + 1);
   }
@@ -263,8 +393,24 @@ public final class CommitPolicing {
     LeafRoster roster = rosters.load(h, new ConvoId(convo.id()));
     requireOwnLeaf(roster, pm.sender().index(), caller, "the proposal's sender");
     Proposal p = pm.proposal();
+    Optional<PublicGroupState> state = states.load(h, new ConvoId(convo.id()), HexFormat.of().formatHex(pm.groupId()),
+        convo.epoch());
+    if (state.isPresent() && pm.epoch() < convo.epoch()) {
+      throw MessageLog.stale(convo, "sendMessage: the proposal is for epoch " + pm.epoch() + "; only proposals for the "
+          + "current epoch " + convo.epoch() + " can be verified and committed");
+    }
+    if (state.isPresent() && pm.epoch() == convo.epoch()) {
+      try {
+        state.get().verifyProposal(pm);
+      } catch (PublicTreeException e) {
+        throw refusedBy("sendMessage", e);
+      }
+    }
     switch (p) {
-      case Proposal.Update u -> requireIdentity(u.leafNode(), caller, "an Update");
+      case Proposal.Update u -> {
+        requireIdentity(u.leafNode(), caller, "an Update");
+        requireDeviceKey(h, caller, u.leafNode(), roster.at(pm.sender().index()).orElse(null), "an Update");
+      }
       case Proposal.Remove rm -> roster.at(rm.removed())
           .orElseThrow(() -> invalid("sendMessage: the proposal removes leaf " + rm.removed() + ", which is blank"));
       case Proposal.PreSharedKey psk -> { }

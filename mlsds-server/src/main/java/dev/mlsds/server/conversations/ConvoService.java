@@ -179,7 +179,8 @@ public final class ConvoService {
       throw new XrpcException(XrpcError.WelcomeMismatch, "the Welcome's recipients are not the KeyPackages the commit adds");
     }
     List<AddMembers.WelcomeRecipient> recipients = recipients(h, caller, convo, b.welcome(), b.refs(), b.dids(), now);
-    CommitPolicing.Verdict verdict = policing.check(h, convo, caller, b.commit(), path, b.dids(), null);
+    CommitPolicing.Verdict verdict = policing.check(h, convo, caller, b.commit(), path, b.dids(), null,
+        b.groupInfo());
     var stored = log.acceptCommit(h, convo, caller, b.commit(), now);
     policing.accepted(h, convo, caller, verdict);
     long newEpoch = convo.epoch() + 1;
@@ -299,7 +300,7 @@ public final class ConvoService {
       }
       MessageLog.requireCurrentEpoch(convo, commit.epoch(), "commit");
       CommitPolicing.Verdict verdict = policing.check(h, convo, caller, commit, CommitPolicing.Path.REMOVE_MEMBER,
-          Set.of(), in.targetDid());
+          Set.of(), in.targetDid(), gi);
       log.acceptCommit(h, convo, caller, commit, now);
       policing.accepted(h, convo, caller, verdict);
       long newEpoch = convo.epoch() + 1;
@@ -507,6 +508,7 @@ public final class ConvoService {
             + java.util.HexFormat.of().toHexDigits((short) gi.cipherSuite()) + " is not the conversation's");
       }
       MessageLog.requireCurrentEpoch(convo, gi.epoch(), "groupInfo");
+      policing.checkGroupInfo(h, convo, gi, "updateGroupInfo");
       convos.setGroupInfo(h, id, groupInfo, gi.epoch());
       return new Conversations.UpdateGroupInfo.Output(true, gi.epoch());
     });
@@ -534,7 +536,7 @@ public final class ConvoService {
       }
       MessageLog.requireCurrentEpoch(convo, commit.epoch(), "commit");
       CommitPolicing.Verdict verdict = policing.check(h, convo, caller, commit, CommitPolicing.Path.EXTERNAL_COMMIT,
-          Set.of(), null);
+          Set.of(), null, gi);
       log.acceptCommit(h, convo, caller, commit, now);
       policing.accepted(h, convo, caller, verdict);
       if (gi != null) {

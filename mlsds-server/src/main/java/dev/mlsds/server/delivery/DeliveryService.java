@@ -120,7 +120,8 @@ public final class DeliveryService {
         }
       }
       MessageLog.requireCurrentEpoch(convo, msg.epoch(), "commit");
-      CommitPolicing.Verdict verdict = policing.check(h, convo, caller, msg, CommitPolicing.Path.SEND_MESSAGE, Set.of(), null);
+      CommitPolicing.Verdict verdict = policing.check(h, convo, caller, msg, CommitPolicing.Path.SEND_MESSAGE, Set.of(), null,
+          null);
       MessageView accepted = log.acceptCommit(h, convo, caller, msg, now);
       policing.accepted(h, convo, caller, verdict);
       return accepted;

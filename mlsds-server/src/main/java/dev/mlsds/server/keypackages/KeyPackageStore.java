@@ -176,6 +176,42 @@ public final class KeyPackageStore {
     h.createUpdate(INSERT).bind("ref", kp.ref()).bind("did", kp.did().value()).bind("device", kp.deviceId().value())
         .bind("suite", kp.cipherSuite().id()).bind("data", kp.data()).bind("lastResort", kp.lastResort())
         .bind("notAfter", kp.notAfter()).bind("now", now).execute();
+    recordDeviceKey(h, kp, now);
+  }
+
+  private static final String INSERT_DEVICE_KEY = """
+      INSERT INTO device_signature_keys (did, signature_key, device_id, created_at) VALUES (:did, :key, :device, :now)
+      ON CONFLICT (did, signature_key) DO NOTHING""";
+
+  /** Remembers the KeyPackage's signature key as one of its DID's device keys (kept after the KeyPackage goes). */
+  private void recordDeviceKey(Handle h, NewKeyPackage kp, long now) {
+    byte[] key;
+    try {
+      key = dev.mlsds.codec.KeyPackage.decode(kp.data()).leafNode().signatureKey();
+    } catch (dev.mlsds.codec.MlsDecodeException e) {
+      return; // stored KeyPackages were validated; nothing to learn from one that does not decode
+    }
+    h.createUpdate(INSERT_DEVICE_KEY).bind("did", kp.did().value()).bind("key", key)
+        .bind("device", kp.deviceId().value()).bind("now", now).execute();
+  }
+
+  /**
+   * The signature keys of {@code did}'s devices the server knows: those recorded from its uploads, and those of
+   * the KeyPackages it still stores (uploads from before the record existed). Empty: the server does not know
+   * this DID's devices.
+   */
+  public List<byte[]> deviceSignatureKeys(Handle h, Did did) {
+    List<byte[]> keys = new java.util.ArrayList<>(h.createQuery("SELECT signature_key FROM device_signature_keys WHERE did = :did")
+        .bind("did", did.value()).mapTo(byte[].class).list());
+    for (byte[] data : h.createQuery("SELECT data FROM key_packages WHERE did = :did").bind("did", did.value())
+        .mapTo(byte[].class).list()) {
+      try {
+        keys.add(dev.mlsds.codec.KeyPackage.decode(data).leafNode().signatureKey());
+      } catch (dev.mlsds.codec.MlsDecodeException e) {
+        // skip: not a key we can learn
+      }
+    }
+    return keys;
   }
 
   private static final String AVAILABLE_COUNTS = """

@@ -6,7 +6,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.mlsds.codec.CipherSuite;
 import dev.mlsds.codec.ContentType;
 import dev.mlsds.codec.KeyPackage;
+import dev.mlsds.codec.PublicGroupState;
 import dev.mlsds.codec.Sender;
+import dev.mlsds.codec.testing.SigningKey;
+import dev.mlsds.codec.testing.TestHandshakes;
 import dev.mlsds.codec.testing.TestMessages;
 import dev.mlsds.server.Server;
 import dev.mlsds.server.testing.Http;
@@ -26,7 +29,9 @@ import org.junit.jupiter.api.TestInstance;
 /**
  * Group integrity over HTTP, on every backend: the review's H5 and H6 scenarios (security review 2026-12)
  * each get their documented 4xx under the {@code public} handshake policy, and the conversation stays usable
- * (the next honest commit is accepted). MLS bytes come from the codec's test builders.
+ * (the next honest commit is accepted). MLS bytes come from the codec's test builders: under {@code public},
+ * {@link TestHandshakes} signs them with each user's device key over the group state the test tracks (the
+ * server verifies signatures and paths there); under {@code any}, {@link TestMessages} filler.
  *
  * <p>Leaves: Alice creates the group (leaf 0), adds Bob (leaf 1) and Carol (leaf 2).
  */
@@ -48,12 +53,79 @@ abstract class GroupIntegrityContract {
     server = dev.mlsds.server.testing.TestServers.start(newDatabaseUrl());
   }
 
+  /** Each user's one device (its signature key signs its leaves and handshakes). */
+  final Map<TestUser, TestUser.Device> devices = new java.util.HashMap<>();
+  /** Public groups: the state of the latest accepted commit, by group id (hex). */
+  final Map<String, PublicGroupState> states = new java.util.HashMap<>();
+  /** States that built commits make, by the commit's hex, kept once the server accepts the commit. */
+  final Map<String, PublicGroupState> pending = new java.util.HashMap<>();
+
   @BeforeEach
   void users() {
     alice = TestUser.on(server);
     bob = TestUser.on(server);
     carol = TestUser.on(server);
     dave = TestUser.on(server);
+  }
+
+  TestUser.Device dev(TestUser u) {
+    return devices.computeIfAbsent(u, TestUser::device);
+  }
+
+  SigningKey key(TestUser u) {
+    return dev(u).key;
+  }
+
+  boolean tracked(byte[] g) {
+    return states.containsKey(hex(g));
+  }
+
+  PublicGroupState state(byte[] g) {
+    return states.get(hex(g));
+  }
+
+  /** Remembers what a built message makes, for {@link #track}. */
+  byte[] made(TestHandshakes.Made m) {
+    if (m.next() != null) {
+      pending.put(hex(m.message()), m.next());
+    }
+    return m.message();
+  }
+
+  /** After the server's answer: an accepted commit the test built moves its group's state. */
+  Http.Response track(Http.Response r, byte[] commit) {
+    PublicGroupState next = commit == null ? null : pending.get(hex(commit));
+    if (r.status() == 200 && next != null) {
+      states.put(hex(next.context().groupId()), next);
+    }
+    return r;
+  }
+
+  Http.Response post(TestUser u, String method, Map<String, ?> body) {
+    Object c = body.get("commit");
+    byte[] commit = c instanceof Map<?, ?> m ? java.util.Base64.getDecoder().decode(String.valueOf(m.get("$bytes"))) : null;
+    return track(u.post(method, body), commit);
+  }
+
+  /**
+   * A commit from {@code senderLeaf} signed by {@code signer}: in a public group, really signed over the tracked
+   * state (epoch must be the state's); else filler. {@code proposals} are PublicMessage proposals it references.
+   */
+  byte[] commit(TestUser signer, byte[] g, long epoch, long senderLeaf, List<byte[]> kps, List<Long> removes,
+      List<byte[]> proposals, String pathIdentity) {
+    if (!tracked(g)) {
+      return TestMessages.commit(g, epoch, senderLeaf, kps, removes,
+          proposals.stream().map(GroupIntegrityContract::proposalRef).toList(), pathIdentity);
+    }
+    assertThat(state(g).epoch()).as("the test's epoch").isEqualTo(epoch);
+    return made(TestHandshakes.commit(state(g), key(signer), senderLeaf, kps, removes, proposals, pathIdentity));
+  }
+
+  byte[] removeProposal(TestUser signer, byte[] g, long epoch, long senderLeaf, long removed) {
+    if (!tracked(g)) {
+      return TestMessages.removeProposal(g, epoch, new Sender(Sender.Type.MEMBER, senderLeaf), removed);
+    }
+    return TestHandshakes.removeProposal(state(g), key(signer), senderLeaf, removed);
   }
 
   @AfterAll
@@ -79,19 +151,29 @@ abstract class GroupIntegrityContract {
   }
 
   byte[] claimOne(TestUser adder, TestUser target) {
-    byte[] kp = target.device().keyPackage();
+    byte[] kp = dev(target).keyPackage();
     ok(target.post("publishKeyPackages", Map.of("keyPackages", List.of(Map.of("keyPackage", bytes(kp))))));
     var r = ok(adder.get("getKeyPackages", "dids", target.did().value()));
     return java.util.Base64.getUrlDecoder().decode(r.json().get("keyPackages").get(0).get("keyPackage").asText());
   }
 
+  /** Adds {@code user}; the first commit of a public group comes with the bootstrap GroupInfo (ratchet tree). */
   Http.Response add(TestUser adder, long senderLeaf, byte[] g, long epoch, TestUser user) {
     byte[] kp = claimOne(adder, user);
-    byte[] commit = TestMessages.commit(g, epoch, senderLeaf, List.of(kp), List.of(), false);
     byte[] welcome = TestMessages.welcome(SUITE, List.of(KeyPackage.decode(kp).ref()));
-    return adder.post("addMembers", Map.of("convoId", hex(g), "didList", List.of(user.did().value()),
-        "commit", bytes(commit), "welcome", bytes(welcome)));
+    Map<String, Object> body = new java.util.HashMap<>(Map.of("convoId", hex(g), "didList", List.of(user.did().value()),
+        "welcome", bytes(welcome)));
+    if (publicGroups.contains(hex(g)) && epoch == 0) {
+      TestHandshakes.Made first = TestHandshakes.firstCommit(SUITE, g, adder.did().value(), key(adder), List.of(kp));
+      body.put("commit", bytes(made(first)));
+      body.put("groupInfo", bytes(first.groupInfo()));
+    } else {
+      body.put("commit", bytes(commit(adder, g, epoch, senderLeaf, List.of(kp), List.of(), List.of(), null)));
+    }
+    return post(adder, "addMembers", body);
   }
+
+  final java.util.Set<String> publicGroups = new java.util.HashSet<>();
 
   /** A public conversation of Alice (leaf 0), Bob (1) and Carol (2), at epoch 2. */
   byte[] group(String policy) {
@@ -100,18 +182,21 @@ abstract class GroupIntegrityContract {
     var created = ok(alice.post("createConvo", Map.of("groupId", hex(g), "cipherSuite", SUITE.name(),
         "handshakePolicy", policy)));
     assertThat(created.json().get("handshakePolicy").asText()).isEqualTo(policy);
+    if (policy.equals("public")) {
+      publicGroups.add(hex(g));
+    }
     ok(add(alice, 0, g, 0, bob));
     ok(add(alice, 0, g, 1, carol));
     return g;
   }
 
   Http.Response send(TestUser u, byte[] g, byte[] message) {
-    return u.post("sendMessage", Map.of("convoId", hex(g), "ciphertext", bytes(message)));
+    return track(u.post("sendMessage", Map.of("convoId", hex(g), "ciphertext", bytes(message))), message);
   }
 
   /** An honest empty commit with an UpdatePath from {@code leaf} of {@code u}. */
   Http.Response honestCommit(TestUser u, long leaf, byte[] g, long epoch) {
-    return send(u, g, TestMessages.commit(g, epoch, leaf, List.of(), List.of(), List.of(), u.did().value()));
+    return send(u, g, commit(u, g, epoch, leaf, List.of(), List.of(), List.of(), u.did().value()));
   }
 
   long epoch(byte[] g) {
@@ -170,8 +255,8 @@ abstract class GroupIntegrityContract {
     refused(bob.post("removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(),
         "commit", bytes(smuggledAdd))), 400, "InvalidMlsMessage");
     // The honest removal of the member who left (leaf 2) by a non-admin is accepted.
-    byte[] removeCarol = TestMessages.commit(g, 2, 1, List.of(), List.of(2L), List.of(), bob.did().value());
-    ok(bob.post("removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(), "commit", bytes(removeCarol))));
+    byte[] removeCarol = commit(bob, g, 2, 1, List.of(), List.of(2L), List.of(), bob.did().value());
+    ok(post(bob, "removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(), "commit", bytes(removeCarol))));
     assertThat(epoch(g)).isEqualTo(3);
   }
 
@@ -182,8 +267,8 @@ abstract class GroupIntegrityContract {
     byte[] wrongLeaf = TestMessages.commit(g, 2, 0, List.of(), List.of(1L), List.of(), alice.did().value());
     refused(alice.post("removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(),
         "commit", bytes(wrongLeaf))), 403, "Forbidden");
-    byte[] right = TestMessages.commit(g, 2, 0, List.of(), List.of(2L), List.of(), alice.did().value());
-    ok(alice.post("removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(), "commit", bytes(right))));
+    byte[] right = commit(alice, g, 2, 0, List.of(), List.of(2L), List.of(), alice.did().value());
+    ok(post(alice, "removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(), "commit", bytes(right))));
   }
 
   /** H6: sendMessage refuses a commit whose proposals are by reference to a proposal the server never saw. */
@@ -200,9 +285,9 @@ abstract class GroupIntegrityContract {
   @Test
   void h6_referencedRemoveOfAnActiveMemberIsRefused() {
     byte[] g = group("public");
-    byte[] proposal = TestMessages.removeProposal(g, 2, new Sender(Sender.Type.MEMBER, 1), 0);
+    byte[] proposal = removeProposal(bob, g, 2, 1, 0);
     ok(send(bob, g, proposal));
-    byte[] commit = TestMessages.commit(g, 2, 1, List.of(), List.of(), List.of(proposalRef(proposal)), bob.did().value());
+    byte[] commit = commit(bob, g, 2, 1, List.of(), List.of(), List.of(proposal), bob.did().value());
     refused(send(bob, g, commit), 403, "Forbidden");
     // Inline, the same Remove is refused the same way.
     refused(send(bob, g, TestMessages.commit(g, 2, 1, List.of(), List.of(0L), List.of(), bob.did().value())), 403, "Forbidden");
@@ -214,9 +299,9 @@ abstract class GroupIntegrityContract {
   void referencedRemoveOfALeftMemberIsResolvedAndAccepted() {
     byte[] g = group("public");
     ok(carol.post("leaveConvo", Map.of("convoId", hex(g))));
-    byte[] proposal = TestMessages.removeProposal(g, 2, new Sender(Sender.Type.MEMBER, 1), 2);
+    byte[] proposal = removeProposal(bob, g, 2, 1, 2);
     ok(send(bob, g, proposal));
-    byte[] commit = TestMessages.commit(g, 2, 1, List.of(), List.of(), List.of(proposalRef(proposal)), bob.did().value());
+    byte[] commit = commit(bob, g, 2, 1, List.of(), List.of(), List.of(proposal), bob.did().value());
     ok(send(bob, g, commit));
     // Leaf 2 is blank now: adding Dave puts him there, and a commit from leaf 2 is his.
     ok(add(alice, 0, g, 3, dave));
@@ -249,8 +334,8 @@ abstract class GroupIntegrityContract {
     refused(bob.post("processExternalCommit", Map.of("convoId", hex(g), "commit", bytes(impersonating))), 403, "Forbidden");
     byte[] removesAlice = TestMessages.externalCommit(g, 2, bob.did().value(), List.of(0L));
     refused(bob.post("processExternalCommit", Map.of("convoId", hex(g), "commit", bytes(removesAlice))), 403, "Forbidden");
-    byte[] resync = TestMessages.externalCommit(g, 2, bob.did().value(), List.of(1L));
-    ok(bob.post("processExternalCommit", Map.of("convoId", hex(g), "commit", bytes(resync))));
+    byte[] resync = made(TestHandshakes.externalCommit(state(g), key(bob), bob.did().value(), List.of(1L)));
+    ok(post(bob, "processExternalCommit", Map.of("convoId", hex(g), "commit", bytes(resync))));
     // Bob's new leaf took his old index (leftmost blank after the Remove).
     ok(honestCommit(bob, 1, g, 3));
   }
@@ -276,6 +361,102 @@ abstract class GroupIntegrityContract {
     List<Long> leaves = new ArrayList<>(List.of(2L));
     ok(bob.post("removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(),
         "commit", bytes(TestMessages.commit(g, 2, 1, List.of(), leaves, true)))));
+  }
+
+  // ---- signatures and the public group state (docs/conversations.md, "What `public` verifies") ---------
+
+  /** A commit whose signature was tampered with is refused (403); the conversation stays usable. */
+  @Test
+  void forgedSignatureOnACommitIsRefused() {
+    byte[] g = group("public");
+    byte[] commit = commit(bob, g, 2, 1, List.of(), List.of(), List.of(), bob.did().value());
+    byte[] forged = commit.clone();
+    int tags = 2 * (1 + SUITE.hash().length()); // confirmation_tag<V> and membership_tag<V> follow the signature
+    forged[forged.length - tags - 1] ^= 1;
+    refused(send(bob, g, forged), 403, "Forbidden");
+    assertThat(epoch(g)).isEqualTo(2);
+    ok(send(bob, g, commit));
+    assertThat(epoch(g)).isEqualTo(3);
+    ok(honestCommit(carol, 2, g, 3));
+  }
+
+  /** Bob's commit from his own leaf but signed with Carol's key is refused: the sender leaf's key must verify. */
+  @Test
+  void commitSignedByAnotherMembersKeyIsRefused() {
+    byte[] g = group("public");
+    byte[] signedByCarol = made(TestHandshakes.commit(state(g), key(carol), 1, List.of(), List.of(), List.of(),
+        bob.did().value(), key(bob)));
+    var r = send(bob, g, signedByCarol);
+    refused(r, 403, "Forbidden");
+    assertThat(r.body()).contains("signature");
+    // A proposal signed with another member's key is refused the same way.
+    refused(send(bob, g, TestHandshakes.removeProposal(state(g), key(carol), 1, 2)), 403, "Forbidden");
+    ok(honestCommit(bob, 1, g, 2));
+  }
+
+  /** An UpdatePath leaf with Bob's credential but a stranger's signature key (none of Bob's devices) is refused. */
+  @Test
+  void updatePathLeafWithAStrangersSignatureKeyIsRefused() {
+    byte[] g = group("public");
+    SigningKey stranger = SigningKey.generate(SUITE);
+    byte[] commit = made(TestHandshakes.commit(state(g), key(bob), 1, List.of(), List.of(), List.of(),
+        bob.did().value(), stranger));
+    var r = send(bob, g, commit);
+    refused(r, 403, "Forbidden");
+    assertThat(r.body()).contains("devices");
+    // Once the key is one of Bob's devices (he publishes a KeyPackage with it), the same kind of commit is accepted.
+    TestUser.Device second = bob.new Device(stranger);
+    ok(bob.post("publishKeyPackages", Map.of("keyPackages", List.of(Map.of("keyPackage", bytes(second.keyPackage()))))));
+    ok(send(bob, g, made(TestHandshakes.commit(state(g), key(bob), 1, List.of(), List.of(), List.of(),
+        bob.did().value(), stranger))));
+    // From now on Bob's leaf has the new key: a commit signed with the old one is refused.
+    refused(send(bob, g, commit(bob, g, 3, 1, List.of(), List.of(), List.of(), bob.did().value())), 403, "Forbidden");
+  }
+
+  /** A GroupInfo that does not describe the epoch the server computed is refused, on every path that takes one. */
+  @Test
+  void lyingGroupInfoIsRefused() {
+    byte[] g = group("public");
+    // A GroupInfo of the current epoch 2, signed by Alice, that claims another tree (that of a commit never sent).
+    PublicGroupState other = TestHandshakes.commit(state(g), key(bob), 1, List.of(), List.of(), List.of(), bob.did().value()).next();
+    dev.mlsds.codec.GroupContext c = state(g).context();
+    byte[] lying = TestHandshakes.groupInfo(new dev.mlsds.codec.GroupContext(c.version(), c.cipherSuite(), c.groupId(),
+        c.epoch(), other.treeHash(), c.confirmedTranscriptHash(), c.extensions()), state(g).confirmationTag(), key(alice), 0, true);
+    var r = alice.post("updateGroupInfo", Map.of("convoId", hex(g), "groupInfo", bytes(lying)));
+    refused(r, 400, "InvalidMlsMessage");
+    ok(alice.post("updateGroupInfo", Map.of("convoId", hex(g), "groupInfo",
+        bytes(TestHandshakes.groupInfo(state(g), key(alice), 0, true)))));
+    // With a commit: a GroupInfo that is not the one of the epoch the commit makes refuses the whole commit.
+    byte[] commit = commit(alice, g, 2, 0, List.of(), List.of(2L), List.of(), alice.did().value());
+    refused(post(alice, "removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(), "commit",
+        bytes(commit), "groupInfo", bytes(TestHandshakes.groupInfo(other, key(bob), 1, true)))), 400, "InvalidMlsMessage");
+    assertThat(epoch(g)).isEqualTo(2);
+    ok(post(alice, "removeMember", Map.of("convoId", hex(g), "targetDid", carol.did().value(), "commit", bytes(commit),
+        "groupInfo", bytes(TestHandshakes.groupInfo(pending.get(hex(commit)), key(alice), 0, true)))));
+    assertThat(epoch(g)).isEqualTo(3);
+  }
+
+  /** The first commit of a public group must come with a GroupInfo carrying the ratchet tree. */
+  @Test
+  void firstCommitOfAPublicGroupNeedsTheRatchetTree() {
+    byte[] g = new byte[16];
+    new SecureRandom().nextBytes(g);
+    ok(alice.post("createConvo", Map.of("groupId", hex(g), "cipherSuite", SUITE.name(), "handshakePolicy", "public")));
+    byte[] kp = claimOne(alice, bob);
+    byte[] welcome = TestMessages.welcome(SUITE, List.of(KeyPackage.decode(kp).ref()));
+    byte[] commit = TestMessages.commit(g, 0, 0, List.of(kp), List.of(), false);
+    Map<String, Object> body = new java.util.HashMap<>(Map.of("convoId", hex(g), "didList", List.of(bob.did().value()),
+        "commit", bytes(commit), "welcome", bytes(welcome)));
+    refused(alice.post("addMembers", body), 400, "InvalidRequest");
+    body.put("groupInfo", bytes(TestMessages.groupInfo(SUITE, g, 1, true)));
+    refused(alice.post("addMembers", body), 400, "InvalidMlsMessage");
+    // A tree whose leaf 1 is not the KeyPackage the commit adds is refused too.
+    byte[] otherKp = TestUser.on(server).device().keyPackage();
+    body.put("groupInfo", bytes(TestHandshakes.firstCommit(SUITE, g, alice.did().value(), key(alice), List.of(otherKp)).groupInfo()));
+    refused(alice.post("addMembers", body), 400, "InvalidMlsMessage");
+    body.put("groupInfo", bytes(TestHandshakes.firstCommit(SUITE, g, alice.did().value(), key(alice), List.of(kp)).groupInfo()));
+    ok(alice.post("addMembers", body));
+    assertThat(epoch(g)).isEqualTo(1);
   }
 
   // ---- roles and reports -----------------------------------------------------------------------
@@ -345,11 +526,18 @@ abstract class GroupIntegrityContract {
     for (TestUser u : users) {
       kps.add(claimOne(admin, u));
     }
-    byte[] commit = TestMessages.commit(g2, 0, 0, kps, List.of(), List.of(), admin.did().value());
     byte[] welcome = TestMessages.welcome(SUITE, kps.stream().map(k -> KeyPackage.decode(k).ref()).toList());
-    return new java.util.HashMap<>(Map.of("convoId", hex(g), "fromGroupId", hex(g), "fromEpoch", fromEpoch,
-        "groupId", hex(g2), "didList", users.stream().map(u -> u.did().value()).toList(), "commit", bytes(commit),
-        "welcome", bytes(welcome)));
+    Map<String, Object> body = new java.util.HashMap<>(Map.of("convoId", hex(g), "fromGroupId", hex(g), "fromEpoch", fromEpoch,
+        "groupId", hex(g2), "didList", users.stream().map(u -> u.did().value()).toList(), "welcome", bytes(welcome)));
+    if (publicGroups.contains(hex(g))) {
+      // Under public the new group's first commit comes with the bootstrap GroupInfo (ratchet tree), as at creation.
+      TestHandshakes.Made first = TestHandshakes.firstCommit(SUITE, g2, admin.did().value(), key(admin), kps);
+      body.put("commit", bytes(made(first)));
+      body.put("groupInfo", bytes(first.groupInfo()));
+    } else {
+      body.put("commit", bytes(TestMessages.commit(g2, 0, 0, kps, List.of(), List.of(), admin.did().value())));
+    }
+    return body;
   }
 
   long latestSeq(byte[] g) {
@@ -467,10 +655,10 @@ abstract class GroupIntegrityContract {
     var encrypted = resetBody(alice, g, 2, g2, List.of(bob));
     encrypted.put("commit", bytes(TestMessages.privateMessage(g2, 0, ContentType.COMMIT)));
     refused(alice.post("resetGroup", encrypted), 400, "InvalidMlsMessage");
-    ok(alice.post("resetGroup", resetBody(alice, g, 2, g2, List.of(bob, carol))));
+    ok(post(alice, "resetGroup", resetBody(alice, g, 2, g2, List.of(bob, carol))));
     // New tree: Alice 0, Bob 1, Carol 2. Bob's honest commit from leaf 1 is accepted; from Carol's leaf it is not.
     refused(send(bob, g, TestMessages.commit(g2, 1, 2, List.of(), List.of(), List.of(), bob.did().value())), 403, "Forbidden");
-    ok(send(bob, g, TestMessages.commit(g2, 1, 1, List.of(), List.of(), List.of(), bob.did().value())));
+    ok(send(bob, g, commit(bob, g2, 1, 1, List.of(), List.of(), List.of(), bob.did().value())));
     assertThat(epoch(g)).isEqualTo(2);
   }
 

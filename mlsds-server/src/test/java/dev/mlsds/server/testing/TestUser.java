@@ -76,7 +76,7 @@ public final class TestUser {
   public final class Device {
     public final SigningKey key;
 
-    Device(SigningKey key) {
+    public Device(SigningKey key) {
       this.key = key;
     }
 
