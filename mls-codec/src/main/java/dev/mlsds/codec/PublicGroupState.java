@@ -86,11 +86,23 @@ public final class PublicGroupState {
      * hash follows from the confirmed one and the GroupInfo's confirmation tag (§8.2).
      */
     public static PublicGroupState fromGroupInfo(GroupInfo gi) {
+        return fromGroupInfo(gi, Integer.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #fromGroupInfo(GroupInfo)}, refusing a tree of more than {@code maxLeaves} leaves before hashing it or
+     * verifying a signature (each leaf costs a signature verification: bound it by what the caller expects).
+     */
+    public static PublicGroupState fromGroupInfo(GroupInfo gi, int maxLeaves) {
         CipherSuite suite = CipherSuite.byId(gi.cipherSuite())
                 .orElseThrow(() -> PublicTreeException.invalid("groupInfo: unknown cipher suite " + gi.cipherSuite()));
         Extension ext = gi.extensions().stream().filter(e -> e.type() == Extension.RATCHET_TREE).findFirst()
                 .orElseThrow(() -> PublicTreeException.invalid("groupInfo: no ratchet_tree extension"));
         RatchetTree.Node[] nodes = decodeTree(ext.data());
+        if ((nodes.length + 1) / 2 > maxLeaves) {
+            throw PublicTreeException.invalid("groupInfo: the ratchet tree has " + (nodes.length + 1) / 2
+                    + " leaves, more than the " + maxLeaves + " expected");
+        }
         PublicGroupState s = new PublicGroupState(suite, gi.groupContext(),
                 interim(suite, gi.groupContext().confirmedTranscriptHash(), gi.confirmationTag()), gi.confirmationTag(), nodes);
         if (!Arrays.equals(s.treeHash(), gi.groupContext().treeHash())) {

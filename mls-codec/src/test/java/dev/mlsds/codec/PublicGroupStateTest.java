@@ -32,6 +32,9 @@ class PublicGroupStateTest {
         assertThat(s1.epoch()).isEqualTo(1);
         assertThat(s1.leafCount()).isEqualTo(4);
         assertThat(s1.leaf(2).orElseThrow().signatureKey()).isEqualTo(carol.publicKey());
+        byte[] firstInfo = TestHandshakes.firstCommit(SUITE, g, "did:plc:alice", alice, List.of(bobKp, carolKp)).groupInfo();
+        assertThatThrownBy(() -> PublicGroupState.fromGroupInfo((GroupInfo) MlsMessage.decode(firstInfo), 2))
+                .isInstanceOf(PublicTreeException.class).hasMessageContaining("more than the 2");
 
         TestHandshakes.Made byBob = TestHandshakes.commit(s1, bob, 1, List.of(), List.of(), List.of(), "did:plc:bob");
         assertThat(byBob.next()).isNotNull();
