@@ -209,6 +209,9 @@ public final class FanoutBench {
     env.put("MLSDS_ALLOW_DID_KEY", "true");
     env.put("MLSDS_RATE_LIMIT_PER_MINUTE", String.valueOf(Integer.MAX_VALUE / 2));
     env.put("MLSDS_IN_FLIGHT_PER_CALLER", String.valueOf(Integer.MAX_VALUE / 2));
+    // The node's connection cap (10,000 by default) must leave room beside the streams for the sender and
+    // the /metrics scrapes: with --idle 10000 the scrape waited in the listen backlog until it timed out.
+    env.put("MLSDS_HTTP_MAX_CONNECTIONS", String.valueOf(Math.max(o.idle(), o.subscribers()) + 1_000));
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(work.resolve("server" + n + ".log").toFile());
     pb.environment().putAll(env);
