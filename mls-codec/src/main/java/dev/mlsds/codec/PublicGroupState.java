@@ -285,6 +285,9 @@ public final class PublicGroupState {
                 if (p.senderLeaf() == senderLeaf || p.senderLeaf() < 0) {
                     throw PublicTreeException.invalid("commit: it carries an Update of the committer's own leaf");
                 }
+                if (next.leaf(p.senderLeaf()).isEmpty()) {
+                    throw PublicTreeException.invalid("commit: it carries an Update of leaf " + p.senderLeaf() + ", which is blank");
+                }
                 checkUpdateLeaf(u.leafNode(), p.senderLeaf());
                 int x = (int) (2 * p.senderLeaf());
                 next.set(x, new RatchetTree.Leaf(u.leafNode()));
