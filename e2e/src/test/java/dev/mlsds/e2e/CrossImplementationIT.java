@@ -223,6 +223,29 @@ class CrossImplementationIT extends E2eFixture {
     assertThat(commits(b.receive(g))).hasSize(1);
     assertThat(commits(c.receive(g))).hasSize(1);
 
+    // The server verifies each real commit against the group state it computed from the real clients' commits
+    // (docs/conversations.md, "What `public` verifies"): one flipped bit in the signature of a ts-mls or a bcmls
+    // key update is 403, and the intact commit is then accepted.
+    for (Device d : List.of(b, a)) {
+      JsonNode update = d.agent.call("update", "groupId", d.group(g));
+      byte[] commit = java.util.Base64.getDecoder().decode(update.path("commit").asText());
+      dev.mlsds.codec.PublicMessage pm = (dev.mlsds.codec.PublicMessage) dev.mlsds.codec.MlsMessage.decode(commit);
+      byte[] forged = commit.clone();
+      forged[commit.length - 2 - pm.confirmationTag().length - pm.membershipTag().length - 1] ^= 1;
+      User.Response refused = d.user.post("sendMessage", Map.of("convoId", g, "ciphertext",
+          Device.bytes(java.util.Base64.getEncoder().encodeToString(forged))));
+      assertThat(refused.status()).as("%s's forged commit: %s", d, refused).isEqualTo(403);
+      assertThat(refused.error()).isEqualTo("Forbidden");
+      d.user.post("sendMessage", Map.of("convoId", g, "ciphertext", Device.bytes(update.path("commit").asText()))).ok();
+      d.agent.call("applyPending", "groupId", d.group(g));
+      d.user.post("updateGroupInfo", Map.of("convoId", g, "groupInfo", Device.bytes(update.path("groupInfo").asText()))).ok();
+      for (Device other : List.of(a, b, c)) {
+        if (other != d) {
+          assertThat(commits(other.receive(g))).hasSize(1);
+        }
+      }
+    }
+
     // Carol leaves; Bob (not an admin) commits a Remove of Alice's bcmls leaf while naming Carol: refused.
     uc.post("leaveConvo", Map.of("convoId", g)).ok();
     JsonNode smuggled = b.agent.call("remove", "groupId", g, "leafIndex", a.ownLeaf(g));
@@ -237,14 +260,14 @@ class CrossImplementationIT extends E2eFixture {
     assertThat(commits(a.receive(g))).as("bcmls processes ts-mls's Remove").hasSize(1);
     a.send(g, "still here, policed");
     assertThat(b.texts(g)).containsExactly("still here, policed");
-    assertThat(List.of(a.epoch(g), b.epoch(g), serverEpoch(ua, g))).containsOnly(4L);
+    assertThat(List.of(a.epoch(g), b.epoch(g), serverEpoch(ua, g))).containsOnly(6L);
 
     // Alice (bcmls, admin) resets the group: a new bcmls group, Bob (ts-mls) re-added from a fresh KeyPackage.
     b.publish(1);
     String g2 = newGroupId();
     a.agent.call("createGroup", "groupId", g2);
     JsonNode fresh = a.agent.call("addMembers", "groupId", g2, "keyPackages", keyPackageBytes(claim(ua, ub)));
-    JsonNode reset = ua.post("resetGroup", Map.of("convoId", g, "fromGroupId", g, "fromEpoch", 4, "groupId", g2,
+    JsonNode reset = ua.post("resetGroup", Map.of("convoId", g, "fromGroupId", g, "fromEpoch", 6, "groupId", g2,
         "didList", List.of(ub.did()), "commit", Device.bytes(fresh.path("commit").asText()),
         "welcome", Device.bytes(fresh.path("welcome").asText()),
         "groupInfo", Device.bytes(fresh.path("groupInfo").asText()))).ok();

@@ -37,14 +37,43 @@ public final class PublicGroupState {
     private final byte[] interimTranscriptHash;
     private final byte[] confirmationTag;
     private RatchetTree.Node[] nodes;
+    /** Tree hash of each node's subtree, null until computed; a write to a node clears it and its ancestors. */
+    private byte[][] hashes;
 
     private PublicGroupState(CipherSuite suite, GroupContext context, byte[] interim, byte[] confirmationTag,
             RatchetTree.Node[] nodes) {
+        this(suite, context, interim, confirmationTag, nodes, new byte[nodes.length][]);
+    }
+
+    private PublicGroupState(CipherSuite suite, GroupContext context, byte[] interim, byte[] confirmationTag,
+            RatchetTree.Node[] nodes, byte[][] hashes) {
         this.suite = suite;
         this.context = context;
         this.interimTranscriptHash = interim;
         this.confirmationTag = confirmationTag;
         this.nodes = nodes;
+        this.hashes = hashes;
+    }
+
+    /** Sets node {@code x}, forgetting the cached hashes that depend on it. */
+    private void set(int x, RatchetTree.Node node) {
+        nodes[x] = node;
+        hashes[x] = null;
+        int r = root();
+        while (x != r) {
+            x = parent(x);
+            hashes[x] = null;
+        }
+    }
+
+    /** Resizes the tree (extension or truncation): nodes keep their indices, and their subtrees their hashes. */
+    private void resize(int length) {
+        RatchetTree.Node[] resized = Arrays.copyOf(nodes, length);
+        for (int x = nodes.length; x < length; x++) {
+            resized[x] = new RatchetTree.Blank();
+        }
+        hashes = Arrays.copyOf(hashes, length);
+        nodes = resized;
     }
 
     // ---- construction ---------------------------------------------------------------------------
@@ -57,11 +86,23 @@ public final class PublicGroupState {
      * hash follows from the confirmed one and the GroupInfo's confirmation tag (§8.2).
      */
     public static PublicGroupState fromGroupInfo(GroupInfo gi) {
+        return fromGroupInfo(gi, Integer.MAX_VALUE);
+    }
+
+    /**
+     * As {@link #fromGroupInfo(GroupInfo)}, refusing a tree of more than {@code maxLeaves} leaves before hashing it or
+     * verifying a signature (each leaf costs a signature verification: bound it by what the caller expects).
+     */
+    public static PublicGroupState fromGroupInfo(GroupInfo gi, int maxLeaves) {
         CipherSuite suite = CipherSuite.byId(gi.cipherSuite())
                 .orElseThrow(() -> PublicTreeException.invalid("groupInfo: unknown cipher suite " + gi.cipherSuite()));
         Extension ext = gi.extensions().stream().filter(e -> e.type() == Extension.RATCHET_TREE).findFirst()
                 .orElseThrow(() -> PublicTreeException.invalid("groupInfo: no ratchet_tree extension"));
         RatchetTree.Node[] nodes = decodeTree(ext.data());
+        if ((nodes.length + 1) / 2 > maxLeaves) {
+            throw PublicTreeException.invalid("groupInfo: the ratchet tree has " + (nodes.length + 1) / 2
+                    + " leaves, more than the " + maxLeaves + " expected");
+        }
         PublicGroupState s = new PublicGroupState(suite, gi.groupContext(),
                 interim(suite, gi.groupContext().confirmedTranscriptHash(), gi.confirmationTag()), gi.confirmationTag(), nodes);
         if (!Arrays.equals(s.treeHash(), gi.groupContext().treeHash())) {
@@ -217,7 +258,7 @@ public final class PublicGroupState {
         GroupContext nextContext = new GroupContext(context.version(), context.cipherSuite(), context.groupId(),
                 context.epoch() + 1, next.treeHash(), confirmed, extensions);
         return new PublicGroupState(suite, nextContext, interim(suite, confirmed, pm.confirmationTag()),
-                pm.confirmationTag(), next.nodes);
+                pm.confirmationTag(), next.nodes, next.hashes);
     }
 
     private record Working(PublicGroupState tree, List<Extension> extensions) {
@@ -225,7 +266,8 @@ public final class PublicGroupState {
 
     /** A copy of this state's tree with {@code proposals} applied in RFC 9420 §12.3 order, and the new extensions. */
     private Working afterProposals(List<Proposed> proposals, long senderLeaf) {
-        PublicGroupState next = new PublicGroupState(suite, context, interimTranscriptHash, confirmationTag, nodes.clone());
+        PublicGroupState next = new PublicGroupState(suite, context, interimTranscriptHash, confirmationTag, nodes.clone(),
+                hashes.clone());
         List<Extension> extensions = context.extensions();
         boolean gce = false;
         // RFC 9420 §12.3: GroupContextExtensions, Update, Remove, Add; PreSharedKey, ExternalInit, ReInit leave the tree.
@@ -243,9 +285,12 @@ public final class PublicGroupState {
                 if (p.senderLeaf() == senderLeaf || p.senderLeaf() < 0) {
                     throw PublicTreeException.invalid("commit: it carries an Update of the committer's own leaf");
                 }
+                if (next.leaf(p.senderLeaf()).isEmpty()) {
+                    throw PublicTreeException.invalid("commit: it carries an Update of leaf " + p.senderLeaf() + ", which is blank");
+                }
                 checkUpdateLeaf(u.leafNode(), p.senderLeaf());
                 int x = (int) (2 * p.senderLeaf());
-                next.nodes[x] = new RatchetTree.Leaf(u.leafNode());
+                next.set(x, new RatchetTree.Leaf(u.leafNode()));
                 next.blankDirectPath(x);
             }
         }
@@ -258,7 +303,7 @@ public final class PublicGroupState {
                     throw PublicTreeException.invalid("commit: it removes the committer's own leaf");
                 }
                 int x = (int) (2 * rm.removed());
-                next.nodes[x] = new RatchetTree.Blank();
+                next.set(x, new RatchetTree.Blank());
                 next.blankDirectPath(x);
             }
         }
@@ -390,7 +435,7 @@ public final class PublicGroupState {
         if (!leafSignatureValid(leaf, leafIndex)) {
             throw PublicTreeException.signature("commit: the UpdatePath leaf's signature does not verify");
         }
-        nodes[(int) (2 * leafIndex)] = new RatchetTree.Leaf(leaf);
+        set((int) (2 * leafIndex), new RatchetTree.Leaf(leaf));
         List<byte[]> keys = path.nodes().stream().map(Commit.UpdatePathNode::encryptionKey).toList();
         if (!Arrays.equals(leaf.parentHash(), mergePath(leafIndex, keys))) {
             throw PublicTreeException.invalid("commit: the UpdatePath leaf's parent_hash does not match the path (§7.9.2)");
@@ -412,7 +457,7 @@ public final class PublicGroupState {
         byte[] parentHash = EMPTY;
         for (int i = filtered.size() - 1; i >= 0; i--) {
             byte[] key = keys.get(i);
-            nodes[filtered.get(i)[0]] = new RatchetTree.Parent(key, parentHash, List.of());
+            set(filtered.get(i)[0], new RatchetTree.Parent(key, parentHash, List.of()));
             byte[] siblingHash = treeHash(filtered.get(i)[1]);
             MlsWriter in = new MlsWriter(key.length + parentHash.length + siblingHash.length + 8);
             parentHash = hash(in.opaque(key).opaque(parentHash).opaque(siblingHash).toByteArray());
@@ -447,7 +492,7 @@ public final class PublicGroupState {
         int r = root();
         while (x != r) {
             x = parent(x);
-            nodes[x] = new RatchetTree.Blank();
+            set(x, new RatchetTree.Blank());
         }
     }
 
@@ -458,20 +503,17 @@ public final class PublicGroupState {
             index++;
         }
         if (index == leafCount()) {
-            RatchetTree.Node[] wider = new RatchetTree.Node[2 * nodes.length + 1];
-            Arrays.fill(wider, new RatchetTree.Blank());
-            System.arraycopy(nodes, 0, wider, 0, nodes.length);
-            nodes = wider;
+            resize(2 * nodes.length + 1);
         }
         int x = 2 * index;
-        nodes[x] = new RatchetTree.Leaf(leaf);
+        set(x, new RatchetTree.Leaf(leaf));
         int r = root();
         while (x != r) {
             x = parent(x);
             if (nodes[x] instanceof RatchetTree.Parent p) {
                 List<Long> unmerged = new ArrayList<>(p.unmergedLeaves());
                 unmerged.add((long) index);
-                nodes[x] = new RatchetTree.Parent(p.encryptionKey(), p.parentHash(), List.copyOf(unmerged));
+                set(x, new RatchetTree.Parent(p.encryptionKey(), p.parentHash(), List.copyOf(unmerged)));
             }
         }
         return index;
@@ -486,30 +528,55 @@ public final class PublicGroupState {
                     return;
                 }
             }
-            nodes = Arrays.copyOf(nodes, nodes.length / 2);
+            resize(nodes.length / 2);
         }
     }
 
     private byte[] treeHash(int x) {
-        MlsWriter w = new MlsWriter(256);
+        if (hashes[x] != null) {
+            return hashes[x];
+        }
+        // TreeHashInput (§7.8), fed to the digest as it is serialized.
+        Digest d = suite.hash().newDigest();
         if (level(x) == 0) {
-            w.u8(1).u32(x / 2);
+            d.update((byte) 1);
+            updateU32(d, x / 2);
             if (nodes[x] instanceof RatchetTree.Leaf l) {
-                w.optional(true).bytes(l.leafNode().raw());
+                d.update((byte) 1);
+                d.update(l.leafNode().raw(), 0, l.leafNode().raw().length);
             } else {
-                w.optional(false);
+                d.update((byte) 0);
             }
         } else {
-            w.u8(2);
+            byte[] left = treeHash(left(x));
+            byte[] right = treeHash(right(x));
+            d.update((byte) 2);
             if (nodes[x] instanceof RatchetTree.Parent p) {
-                w.optional(true).opaque(p.encryptionKey()).opaque(p.parentHash());
-                w.list(p.unmergedLeaves(), (leaf, out) -> out.u32(leaf));
+                d.update((byte) 1);
+                CipherSuite.updateVector(d, p.encryptionKey(), 0, p.encryptionKey().length);
+                CipherSuite.updateVector(d, p.parentHash(), 0, p.parentHash().length);
+                byte[] unmerged = new byte[4 * p.unmergedLeaves().size()];
+                for (int i = 0; i < p.unmergedLeaves().size(); i++) {
+                    long leaf = p.unmergedLeaves().get(i);
+                    for (int k = 0; k < 4; k++) {
+                        unmerged[4 * i + k] = (byte) (leaf >>> (24 - 8 * k));
+                    }
+                }
+                CipherSuite.updateVector(d, unmerged, 0, unmerged.length);
             } else {
-                w.optional(false);
+                d.update((byte) 0);
             }
-            w.opaque(treeHash(left(x))).opaque(treeHash(right(x)));
+            CipherSuite.updateVector(d, left, 0, left.length);
+            CipherSuite.updateVector(d, right, 0, right.length);
         }
-        return hash(w.toByteArray());
+        hashes[x] = finish(d);
+        return hashes[x];
+    }
+
+    private static void updateU32(Digest d, long v) {
+        for (int shift = 24; shift >= 0; shift -= 8) {
+            d.update((byte) (v >>> shift));
+        }
     }
 
     // ---- tree math (RFC 9420 Appendix C) ---------------------------------------------------------

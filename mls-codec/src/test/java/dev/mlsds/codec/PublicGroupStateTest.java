@@ -32,6 +32,9 @@ class PublicGroupStateTest {
         assertThat(s1.epoch()).isEqualTo(1);
         assertThat(s1.leafCount()).isEqualTo(4);
         assertThat(s1.leaf(2).orElseThrow().signatureKey()).isEqualTo(carol.publicKey());
+        byte[] firstInfo = TestHandshakes.firstCommit(SUITE, g, "did:plc:alice", alice, List.of(bobKp, carolKp)).groupInfo();
+        assertThatThrownBy(() -> PublicGroupState.fromGroupInfo((GroupInfo) MlsMessage.decode(firstInfo), 2))
+                .isInstanceOf(PublicTreeException.class).hasMessageContaining("more than the 2");
 
         TestHandshakes.Made byBob = TestHandshakes.commit(s1, bob, 1, List.of(), List.of(), List.of(), "did:plc:bob");
         assertThat(byBob.next()).isNotNull();
@@ -66,5 +69,50 @@ class PublicGroupStateTest {
         assertThat(PublicGroupState.decode(s4.encode()).treeHash()).isEqualTo(s4.treeHash());
         assertThatThrownBy(() -> PublicGroupState.decode(java.util.Arrays.copyOf(s4.encode(), 40)))
                 .isInstanceOf(MlsDecodeException.class);
+    }
+
+    /** Any bit flipped in a real commit or GroupInfo: decoded, it is accepted or refused with a PublicTreeException, never anything else. */
+    @Test
+    void flippedBitsAreRefusedCleanly() {
+        SigningKey alice = key();
+        SigningKey bob = key();
+        byte[] g = new byte[16];
+        byte[] bobKp = TestKeyPackages.builder(SUITE, "did:plc:bob").signingKey(bob).build();
+        byte[] carolKp = TestKeyPackages.builder(SUITE, "did:plc:carol").build();
+        PublicGroupState s1 = TestHandshakes.firstCommit(SUITE, g, "did:plc:alice", alice, List.of(bobKp, carolKp)).next();
+        byte[] daveKp = TestKeyPackages.builder(SUITE, "did:plc:dave").build();
+        TestHandshakes.Made made = TestHandshakes.commit(s1, bob, 1, List.of(daveKp), List.of(2L), List.of(), "did:plc:bob");
+        assertThat(made.next()).isNotNull();
+        java.util.Random random = new java.util.Random(42);
+        int accepted = 0;
+        for (int i = 0; i < 3000; i++) {
+            byte[] bytes = (i % 2 == 0 ? made.message() : made.groupInfo()).clone();
+            int bit = random.nextInt(bytes.length * 8);
+            bytes[bit / 8] ^= (byte) (1 << (bit % 8));
+            MlsMessage m;
+            try {
+                m = MlsMessage.decode(bytes);
+            } catch (MlsDecodeException e) {
+                continue;
+            }
+            try {
+                if (m instanceof PublicMessage pm && pm.commit() != null) {
+                    List<PublicGroupState.Proposed> proposed = pm.commit().proposals().stream()
+                            .filter(p -> p instanceof ProposalOrRef.Inline)
+                            .map(p -> new PublicGroupState.Proposed(((ProposalOrRef.Inline) p).proposal(), 1))
+                            .toList();
+                    s1.applyCommit(pm, proposed);
+                } else if (m instanceof GroupInfo gi) {
+                    made.next().checkGroupInfo(gi);
+                } else if (m instanceof PublicMessage pm) {
+                    s1.verifyProposal(pm);
+                }
+                accepted++;
+            } catch (PublicTreeException e) {
+                // refused: what we want
+            }
+        }
+        // Only flips in what nobody signs (the filler tags, ignored by a DS) can pass.
+        assertThat(accepted).isLessThan(3000 / 4);
     }
 }

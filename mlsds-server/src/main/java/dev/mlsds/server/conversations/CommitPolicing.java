@@ -284,7 +284,8 @@ public final class CommitPolicing {
     }
     PublicGroupState first;
     try {
-      first = PublicGroupState.fromGroupInfo(gi);
+      // The tree is the roster's width at most: refuse a bigger one before verifying any of its leaves.
+      first = PublicGroupState.fromGroupInfo(gi, (int) after.width());
     } catch (PublicTreeException e) {
       throw invalid(path.method + ": groupInfo: " + e.getMessage());
     }
