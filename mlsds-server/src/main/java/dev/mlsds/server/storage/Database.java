@@ -9,6 +9,7 @@ import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
+import java.util.Properties;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.output.MigrateResult;
@@ -107,17 +108,20 @@ public final class Database implements AutoCloseable {
       hc.addDataSourceProperty("transaction_mode", "IMMEDIATE");
       hc.setMaximumPoolSize(poolSize > 0 ? poolSize : 8);
     } else {
-      hc.setJdbcUrl(jdbcUrl);
       hc.setMaximumPoolSize(poolSize > 0 ? poolSize : 16);
-      hc.addDataSourceProperty("ApplicationName", "mlsds");
+      Properties props = new Properties();
+      props.setProperty("ApplicationName", "mlsds");
+      props.setProperty("connectTimeout", "5");
+      props.setProperty("socketTimeout", "60");
+      // Connections the database refuses while it is down or starting are retried every 100 ms for a while,
+      // so the node is back within ~100 ms of its database, not after Hikari's back-off (up to 5 s).
+      hc.setDataSource(new PatientPostgresDataSource(jdbcUrl, props));
       // Every pooled connection is READ COMMITTED once, when opened: transactions then set no isolation level
       // of their own. (Setting and restoring it per transaction made JDBI touch a connection PostgreSQL had
       // just dropped in a finally block, whose "Connection is closed" replaced the real 08006 error: the
       // request was a 500 instead of a 503, and the one retry on a fresh connection never ran. The kill
       // suite's pgrestart found it: docs/RELIABILITY.md.)
       hc.setTransactionIsolation("TRANSACTION_READ_COMMITTED");
-      hc.addDataSourceProperty("connectTimeout", "5");
-      hc.addDataSourceProperty("socketTimeout", "60");
     }
     if (metrics != null) {
       hc.setMetricRegistry(metrics);
