@@ -436,6 +436,40 @@ abstract class GroupIntegrityContract {
     assertThat(epoch(g)).isEqualTo(3);
   }
 
+  /**
+   * Two validly signed commits race for one epoch, five rounds: exactly one wins, and the server's state is the
+   * winner's (the next commit, signed over the winner's GroupContext, is accepted; the loser's retry is stale).
+   */
+  @Test
+  void racingSignedCommitsLeaveTheWinnersState() throws Exception {
+    byte[] g = group("public");
+    for (int round = 0; round < 5; round++) {
+      long e = epoch(g);
+      byte[] byBob = commit(bob, g, e, 1, List.of(), List.of(), List.of(), bob.did().value());
+      byte[] byCarol = commit(carol, g, e, 2, List.of(), List.of(), List.of(), carol.did().value());
+      java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+      Http.Response rb;
+      Http.Response rc;
+      try (var pool = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+        var fb = pool.submit(() -> {
+          go.await();
+          return send(bob, g, byBob);
+        });
+        var fc = pool.submit(() -> {
+          go.await();
+          return send(carol, g, byCarol);
+        });
+        go.countDown();
+        rb = fb.get(60, java.util.concurrent.TimeUnit.SECONDS);
+        rc = fc.get(60, java.util.concurrent.TimeUnit.SECONDS);
+      }
+      assertThat(List.of(rb.status(), rc.status())).as(rb.body() + " / " + rc.body()).containsExactlyInAnyOrder(200, 409);
+      refused(rb.status() == 409 ? rb : rc, 409, "StaleEpoch");
+      assertThat(state(g).epoch()).isEqualTo(e + 1);
+      ok(honestCommit(alice, 0, g, e + 1));
+    }
+  }
+
   /** The first commit of a public group must come with a GroupInfo carrying the ratchet tree. */
   @Test
   void firstCommitOfAPublicGroupNeedsTheRatchetTree() {
