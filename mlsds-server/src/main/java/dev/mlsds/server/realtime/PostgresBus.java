@@ -326,6 +326,7 @@ final class PostgresBus implements Notifier, AutoCloseable {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+      closeQuietly(sending); // a sender still stuck (e.g. connecting to a database that is away) gives up
     }
     Connection c = listening;
     if (c != null) {
