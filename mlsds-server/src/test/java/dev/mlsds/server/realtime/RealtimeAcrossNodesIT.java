@@ -115,7 +115,7 @@ class RealtimeAcrossNodesIT {
     Convo c = create(viaA, alice);
     try (SseClient onB = stream(b, alice, "?convoId=" + c.id(), null)) {
       try (Connection admin = DriverManager.getConnection(pg.url()); Statement s = admin.createStatement()) {
-        s.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mlsds-realtime-listen'");
+        s.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'mlsds-realtime-listen' AND datname = current_database()");
       }
       long seq = send(viaA, alice, c);
       assertThat(onB.next(WAIT).seq()).isEqualTo(seq);
