@@ -72,6 +72,9 @@ public final class SendMessageBench {
   private static final long TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
   private final Options o;
+  /** PostgreSQL's CPU per transaction and the machine's busy share in the (NOTIFY-less) pgbench run. */
+  private Double pgbenchDbCpuMsPerTxn;
+  private Double pgbenchMachineBusyPct;
   private final Path work;
   private final List<Process> children = new ArrayList<>();
   private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -95,7 +98,7 @@ public final class SendMessageBench {
    * requests could not even be queued (the server fell more than 2 s behind the rate).
    */
   record WrkResult(long requests, long errors, double seconds, double p50Ms, double p90Ms, double p99Ms,
-      double maxMs, double targetCpuMs, double clientCpuMs, long dropped) {
+      double maxMs, double targetCpuMs, double clientCpuMs, long dropped, CpuMeter.Delta cpu) {
     double rps() {
       return (requests - errors) / seconds;
     }
@@ -240,6 +243,11 @@ public final class SendMessageBench {
     out.put("ratioToHttpCeiling", ceiling == null ? null : round(r.rps() / ceiling.rps()));
     out.put("serverCpuMsPerReq", round(r.targetCpuMs() / Math.max(1, r.requests())));
     out.put("serverCpuPct", round(100 * r.targetCpuMs() / (r.seconds() * 1000)));
+    out.put("serverSysCpuMsPerReq", round(r.cpu().targetSysMs() / Math.max(1, r.requests())));
+    out.put("dbCpuMsPerReq", o.backend().equals("postgres") ? round(r.cpu().dbMs() / Math.max(1, r.requests())) : null);
+    out.put("pgbenchDbCpuMsPerTxn", round(pgbenchDbCpuMsPerTxn));
+    out.put("machineBusyPct", round(r.cpu().machineBusyPct()));
+    out.put("pgbenchMachineBusyPct", round(pgbenchMachineBusyPct));
     out.put("clientCpuMsPerReq", round(r.clientCpuMs() / Math.max(1, r.requests())));
     out.put("httpCeilingCpuMsPerReq", ceiling == null ? null
         : round(ceiling.targetCpuMs() / Math.max(1, ceiling.requests())));
@@ -296,7 +304,9 @@ public final class SendMessageBench {
       }
       String data = HexFormat.of().formatHex(SendMessageLoad.privateMessage(groupId(0), MESSAGE_BYTES));
       // The statements of the server's sendMessage transaction: the conversation row lock, the token's jti
-      // record, the membership, the sender's quota, the next seq, the message.
+      // record, the membership, the sender's quota, the next seq, the message. (The server claims the jti
+      // first; pgbench 15 fails to prepare a script whose \\gset query follows another statement, and the order
+      // of these two unrelated rows does not change the work.)
       String script = """
           \\set cid %d + :client_id %% %d
           SELECT creator_did AS did, epoch FROM convos WHERE id = :cid FOR UPDATE \\gset
@@ -313,10 +323,17 @@ public final class SendMessageBench {
       List<String> cmd = List.of("pgbench", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-n", "-M", "prepared",
           "-c", String.valueOf(o.senders()), "-j", String.valueOf(o.threads()), "-T", String.valueOf(o.seconds()),
           "-D", "data=" + data, "-f", f.toString(), db);
+      CpuMeter m0 = CpuMeter.read(0);
       Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
       String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
       if (p.waitFor() != 0) {
         throw new IllegalStateException("pgbench failed:\n" + text);
+      }
+      CpuMeter.Delta cpu = CpuMeter.read(0).since(m0);
+      Matcher done = Pattern.compile("number of transactions actually processed: (\\d+)").matcher(text);
+      if (!notifyInTxn && done.find()) {
+        pgbenchDbCpuMsPerTxn = cpu.dbMs() / Math.max(1, Long.parseLong(done.group(1)));
+        pgbenchMachineBusyPct = cpu.machineBusyPct();
       }
       Matcher m = Pattern.compile("tps = ([0-9.]+) \\(without initial connection time\\)").matcher(text);
       Matcher lat = Pattern.compile("latency average = ([0-9.]+) ms").matcher(text);
@@ -565,10 +582,12 @@ public final class SendMessageBench {
     pb.environment().put("BENCH_PATH", "/xrpc/" + NSID);
     pb.environment().put("BENCH_PHASE", phase);
     long cpu0 = cpuTicks(targetPid);
+    CpuMeter m0 = CpuMeter.read(targetPid);
     long t0 = System.nanoTime();
     Process p = pb.start();
     String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     long cpu1 = cpuTicks(targetPid);
+    CpuMeter.Delta cpu = CpuMeter.read(targetPid).since(m0);
     double wall = (System.nanoTime() - t0) / 1e9;
     if (p.waitFor() != 0) {
       throw new IllegalStateException("wrk failed:\n" + text);
@@ -590,7 +609,7 @@ public final class SendMessageBench {
     double secs = j.get("durationUs").asLong() / 1e6;
     return new WrkResult(j.get("requests").asLong(), errors, secs > 0 ? secs : wall, j.get("p50Us").asLong() / 1e3,
         j.get("p90Us").asLong() / 1e3, j.get("p99Us").asLong() / 1e3, j.get("maxUs").asLong() / 1e3,
-        (cpu1 - cpu0) * 1000.0 / TICKS_PER_SECOND, clientCpuMs, 0);
+        (cpu1 - cpu0) * 1000.0 / TICKS_PER_SECOND, clientCpuMs, 0, cpu);
   }
 
   /** One {@link OpenLoopLoad} run in its own JVM at {@code --rate}, with the target's CPU time over it. */
@@ -602,8 +621,10 @@ public final class SendMessageBench {
     children.add(p);
     // The generator reads its tokens before the schedule starts: count the target's CPU from its first line.
     long cpu0 = cpuTicks(targetPid);
+    CpuMeter m0 = CpuMeter.read(targetPid);
     String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     long cpu1 = cpuTicks(targetPid);
+    CpuMeter.Delta cpu = CpuMeter.read(targetPid).since(m0);
     children.remove(p);
     if (p.waitFor() != 0) {
       throw new IllegalStateException("open-loop generator failed:\n" + text);
@@ -624,7 +645,7 @@ public final class SendMessageBench {
     return new WrkResult(j.get("requests").asLong() + j.get("dropped").asLong(), errors, secs,
         j.get("p50Us").asLong() / 1e3, j.get("p90Us").asLong() / 1e3, j.get("p99Us").asLong() / 1e3,
         j.get("maxUs").asLong() / 1e3, (cpu1 - cpu0) * 1000.0 / TICKS_PER_SECOND, j.get("clientCpuMs").asDouble(),
-        j.get("dropped").asLong());
+        j.get("dropped").asLong(), cpu);
   }
 
   /** The 1-minute load average, to note how busy the shared machine was. */

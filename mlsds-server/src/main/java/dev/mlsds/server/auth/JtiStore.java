@@ -23,8 +23,6 @@ public final class JtiStore implements ReplayStore {
       INSERT INTO auth_jti (issuer, jti, keep_until) VALUES (:issuer, :jti, :keepUntil)
       ON CONFLICT (issuer, jti) DO UPDATE SET keep_until = excluded.keep_until
       WHERE auth_jti.keep_until < :now""";
-  private static final String SEEN = """
-      SELECT COUNT(*) FROM auth_jti WHERE issuer = :issuer AND jti = :jti AND keep_until >= :now""";
   private static final String PURGE = "DELETE FROM auth_jti WHERE keep_until < :now";
 
   private final Database db;
@@ -46,19 +44,20 @@ public final class JtiStore implements ReplayStore {
   /**
    * Inside a request scope ({@link Database#inScope}, opened by the router), the jti row joins the
    * transaction of the work (review M1): one commit instead of two, and a request that fails before its
-   * work commits has not used its token. Outside one, it is written at once.
+   * work commits has not used its token. The claim is that transaction's first statement, so a replayed
+   * token is refused before the work runs (a concurrent second use waits on the first's uncommitted row,
+   * then finds it), without a separate look-up of its own. Outside a scope, it is written at once.
    */
   @Override
   public boolean firstUseWithWork(Did issuer, String jti, long expiresAtEpochSecond) {
-    long now = clock.millis();
-    boolean seen = db.withHandle(h -> h.createQuery(SEEN).bind("issuer", issuer.value()).bind("jti", jti)
-        .bind("now", now).mapTo(Integer.class).one()) > 0;
-    if (seen) {
-      return false;
-    }
     long keepUntil = expiresAtEpochSecond * 1000 + NODE_CLOCK_MARGIN.toMillis();
     Database.Participant claim = new Database.Participant() {
       private volatile boolean committed;
+
+      @Override
+      public boolean atStart() {
+        return true;
+      }
 
       @Override
       public void join(Handle h) {

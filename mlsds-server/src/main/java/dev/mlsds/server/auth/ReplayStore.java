@@ -13,7 +13,8 @@ public interface ReplayStore {
   /**
    * For a call that writes: false when this issuer already used this jti; otherwise the jti may be
    * recorded with the call's own first committed transaction instead of at once (a call that fails then
-   * leaves its token unused), a concurrent second use failing that transaction with {@code TokenReplayed}.
+   * leaves its token unused), a second use failing that transaction with {@code TokenReplayed} (the
+   * {@link JtiStore} claims it as the transaction's first statement, so nothing else runs).
    */
   default boolean firstUseWithWork(Did issuer, String jti, long expiresAtEpochSecond) {
     return firstUse(issuer, jti, expiresAtEpochSecond);

@@ -181,8 +181,17 @@ public final class Database implements AutoCloseable {
   private <R, X extends Exception> R inTransaction(HandleCallback<R, X> callback, boolean replying) throws X {
     List<Participant> participants = PARTICIPANTS.get();
     HandleCallback<R, X> work = participants == null || participants.isEmpty() ? callback : h -> {
+      List<Participant> joined = List.copyOf(participants);
+      for (Participant p : joined) {
+        if (p.atStart()) {
+          p.join(h);
+        }
+      }
       R result = callback.withHandle(h);
-      for (Participant p : List.copyOf(participants)) {
+      for (Participant p : joined) {
+        if (p.atStart()) {
+          continue;
+        }
         if (replying) {
           p.join(h, result);
         } else {
@@ -279,8 +288,19 @@ public final class Database implements AutoCloseable {
    * together. The idempotency record uses it to be written atomically with the work it records.
    */
   public interface Participant {
-    /** Runs inside the transaction, after its work; throwing rolls the whole transaction back. */
+    /**
+     * Runs inside the transaction, after its work (before it, if {@link #atStart}); throwing rolls the whole
+     * transaction back.
+     */
     void join(Handle h);
+
+    /**
+     * True to join before the work instead of after it: for a check that should refuse the transaction before
+     * it does anything (the token's jti claim), rather than a record of what it did (the idempotency reply).
+     */
+    default boolean atStart() {
+      return false;
+    }
 
     /**
      * As {@link #join(Handle)}, in a transaction run by {@link #inTransactionReplying}: {@code reply} is what

@@ -124,6 +124,10 @@ abstract class BoundsContract {
     Http.Response replay = http.post(path, token, good);
     assertThat(replay.status()).isEqualTo(401);
     assertThat(replay.error()).isEqualTo("TokenReplayed");
+    // The claim is the transaction's first statement: a replay is refused before its work is even looked at.
+    Http.Response replayOfBad = http.post(path, token, bad);
+    assertThat(replayOfBad.status()).isEqualTo(401);
+    assertThat(replayOfBad.error()).isEqualTo("TokenReplayed");
     assertThat(alice.get("getMessages", "convoId", hex(g)).json().get("messages")).hasSize(1);
   }
 
