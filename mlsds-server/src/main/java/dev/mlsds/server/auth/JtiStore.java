@@ -1,6 +1,7 @@
 package dev.mlsds.server.auth;
 
 import dev.mlsds.server.storage.Database;
+import dev.mlsds.server.storage.Sql;
 import dev.mlsds.server.xrpc.XrpcError;
 import dev.mlsds.server.xrpc.XrpcException;
 import java.time.Clock;
@@ -23,6 +24,7 @@ public final class JtiStore implements ReplayStore {
       INSERT INTO auth_jti (issuer, jti, keep_until) VALUES (:issuer, :jti, :keepUntil)
       ON CONFLICT (issuer, jti) DO UPDATE SET keep_until = excluded.keep_until
       WHERE auth_jti.keep_until < :now""";
+  private static final Sql CLAIM_SQL = Sql.of(CLAIM);
   private static final String PURGE = "DELETE FROM auth_jti WHERE keep_until < :now";
 
   private final Database db;
@@ -64,8 +66,8 @@ public final class JtiStore implements ReplayStore {
         if (committed) {
           return;
         }
-        int claimed = h.createUpdate(CLAIM).bind("issuer", issuer.value()).bind("jti", jti)
-            .bind("keepUntil", keepUntil).bind("now", clock.millis()).execute();
+        int claimed = CLAIM_SQL.update(h, "issuer", issuer.value(), "jti", jti, "keepUntil", keepUntil,
+            "now", clock.millis());
         if (claimed == 0) {
           throw new XrpcException(XrpcError.TokenReplayed, "this token (jti) was already used");
         }

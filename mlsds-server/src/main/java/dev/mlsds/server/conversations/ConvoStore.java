@@ -2,6 +2,7 @@ package dev.mlsds.server.conversations;
 
 import dev.mlsds.server.auth.Did;
 import dev.mlsds.server.storage.Dialect;
+import dev.mlsds.server.storage.Sql;
 import dev.mlsds.server.xrpc.XrpcError;
 import dev.mlsds.server.xrpc.XrpcException;
 import java.util.Collection;
@@ -81,9 +82,14 @@ public final class ConvoStore {
       LIMIT :limit""".formatted(prefixed("c", CONVO_COLUMNS));
 
   private final Dialect dialect;
+  // sendMessage's statements, as plain JDBC (storage.Sql); the rest use JDBI.
+  private final Sql lock;
+  private static final Sql NEXT_SEQ_SQL = Sql.of(NEXT_SEQ);
+  private static final Sql FIND_MEMBER_SQL = Sql.of(FIND_MEMBER);
 
   public ConvoStore(Dialect dialect) {
     this.dialect = dialect;
+    this.lock = Sql.of(FIND + dialect.forUpdate());
   }
 
   /**
@@ -179,7 +185,7 @@ public final class ConvoStore {
 
   /** Locks the conversation row for this transaction; 404 {@code ConvoNotFound} if there is none. */
   public Convo lock(Handle h, ConvoId id) {
-    return h.createQuery(FIND + dialect.forUpdate()).bind("id", id.value()).map((rs, ctx) -> convo(rs)).findFirst()
+    return lock.first(h, ConvoStore::convo, "id", id.value())
         .filter(c -> !c.closed())
         .orElseThrow(() -> notFound(id));
   }
@@ -191,7 +197,7 @@ public final class ConvoStore {
 
   /** Allocates the next seq (caller holds the row lock). */
   public long nextSeq(Handle h, ConvoId id, long now) {
-    return h.createQuery(NEXT_SEQ).bind("id", id.value()).bind("now", now).mapTo(Long.class).one();
+    return NEXT_SEQ_SQL.one(h, rs -> rs.getLong(1), "now", now, "id", id.value());
   }
 
   public void setGroupInfo(Handle h, ConvoId id, byte[] groupInfo, long epoch) {
@@ -203,8 +209,7 @@ public final class ConvoStore {
   }
 
   public Optional<Member> member(Handle h, ConvoId id, Did did) {
-    return h.createQuery(FIND_MEMBER).bind("convo", id.value()).bind("did", did.value())
-        .map((rs, ctx) -> member(rs)).findFirst();
+    return FIND_MEMBER_SQL.first(h, ConvoStore::member, "convo", id.value(), "did", did.value());
   }
 
   /**

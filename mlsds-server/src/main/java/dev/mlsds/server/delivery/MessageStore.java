@@ -2,6 +2,7 @@ package dev.mlsds.server.delivery;
 
 import dev.mlsds.server.auth.Did;
 import dev.mlsds.server.conversations.ConvoId;
+import dev.mlsds.server.storage.Sql;
 import java.time.Instant;
 import java.util.List;
 import java.util.Optional;
@@ -21,6 +22,7 @@ public final class MessageStore {
   private static final String INSERT = """
       INSERT INTO messages (convo_id, seq, id, sender_did, epoch, content_type, data, msg_id, created_at)
       VALUES (:convo, :seq, :id, :sender, :epoch, :type, :data, :msgId, :now)""";
+  private static final Sql INSERT_SQL = Sql.of(INSERT);
   private static final String SEQ_OF_ID = "SELECT seq FROM messages WHERE convo_id = :convo AND id = :id";
   // msg_id is stored scoped to its sender ("<did> <msgId>", security review L2): another member's msgId never
   // collides with the caller's. Rows written before that hold the bare msgId; they match only their own sender.
@@ -41,9 +43,8 @@ public final class MessageStore {
 
   public void insert(Handle h, ConvoId convo, long seq, String id, Did sender, long epoch, String contentType,
       byte[] data, String msgId, long now) {
-    h.createUpdate(INSERT).bind("convo", convo.value()).bind("seq", seq).bind("id", id).bind("sender", sender.value())
-        .bind("epoch", epoch).bind("type", contentType).bind("data", data).bind("msgId", msgId == null ? null : scoped(sender, msgId)).bind("now", now)
-        .execute();
+    INSERT_SQL.update(h, "convo", convo.value(), "seq", seq, "id", id, "sender", sender.value(), "epoch", epoch,
+        "type", contentType, "data", data, "msgId", msgId == null ? null : scoped(sender, msgId), "now", now);
   }
 
   /** The seq of the message with server id {@code id} in {@code convo}, if there is one. */

@@ -1,6 +1,7 @@
 package dev.mlsds.server.limits;
 
 import dev.mlsds.server.auth.Did;
+import dev.mlsds.server.storage.Sql;
 import dev.mlsds.server.xrpc.XrpcError;
 import dev.mlsds.server.xrpc.XrpcException;
 import org.jdbi.v3.core.Handle;
@@ -31,10 +32,12 @@ public final class Quotas {
       ON CONFLICT (did) DO UPDATE SET bytes = storage_usage.bytes + :bytes, messages = storage_usage.messages + :messages
       RETURNING bytes, messages""";
 
+  private static final Sql CHARGE_SQL = Sql.of(CHARGE);
+
   /** Counts {@code bytes} and {@code messages} stored for {@code did}; throws QuotaExceeded when over. */
   public void charge(Handle h, Did did, long bytes, int messages) {
-    long[] now = h.createQuery(CHARGE).bind("did", did.value()).bind("bytes", bytes).bind("messages", messages)
-        .map((rs, ctx) -> new long[] {rs.getLong("bytes"), rs.getLong("messages")}).one();
+    long[] now = CHARGE_SQL.one(h, rs -> new long[] {rs.getLong("bytes"), rs.getLong("messages")},
+        "did", did.value(), "bytes", bytes, "messages", messages);
     if (limits.userMaxStoredBytes() > 0 && bytes > 0 && now[0] > limits.userMaxStoredBytes()) {
       throw exceeded("storing this would take the caller's stored data to " + now[0] + " bytes, over the quota of "
           + limits.userMaxStoredBytes());
