@@ -62,6 +62,11 @@ public final class Server implements AutoCloseable {
   private final List<Streams> streams = new ArrayList<>();
   private final List<CpuPool> pools = new ArrayList<>();
   private volatile boolean draining;
+  /**
+   * True until the migrations are applied: Jetty listens while Flyway still runs (start-up overlaps the two),
+   * and every request but {@code /health/live} is 503 {@code Unavailable} until then.
+   */
+  private volatile boolean starting = true;
   private Javalin app;
   private HttpSettings http = HttpSettings.fromEnvironment(System.getenv());
   private SlowClients slowClients;
@@ -119,6 +124,9 @@ public final class Server implements AutoCloseable {
   public interface Streams extends AutoCloseable {
     void install(JavalinConfig cfg);
 
+    /** The node serves from now on (its migrations are applied): start what reads the tables in the background. */
+    void start();
+
     /** The NSIDs it serves (a bounded set, for the request metrics' route label). */
     Set<String> nsids();
 
@@ -149,10 +157,8 @@ public final class Server implements AutoCloseable {
 
   /** Applies migrations, then starts listening. Returns this server. */
   public Server start() {
-    int applied = db.migrate();
-    if (applied > 0) {
-      log.info("applied {} database migration(s) on {}", applied, db.dialect());
-    }
+    // Jetty is built and started while the migrations run (Wiring started them); until they are applied,
+    // every request but /health/live is 503 (beforeRequest), and start() returns only then.
     app = Javalin.create(cfg -> {
       cfg.startup.showJavalinBanner = false;
       cfg.concurrency.useVirtualThreads = true;
@@ -192,6 +198,18 @@ public final class Server implements AutoCloseable {
     });
     router.minBodyBytesPerSecond(http.minBodyBytesPerSecond());
     app.start();
+    int applied;
+    try {
+      applied = db.migrate();
+    } catch (RuntimeException e) {
+      app.stop();
+      throw e;
+    }
+    if (applied > 0) {
+      log.info("applied {} database migration(s) on {}", applied, db.dialect());
+    }
+    streams.forEach(Streams::start);
+    starting = false;
     maintenance.start(MAINTENANCE_EVERY);
     log.info("mlsds {} listening on http://{}:{} ({} profile, {} storage, service DID {})", version(),
         config.bind(), app.port(), config.profile().name().toLowerCase(), db.dialect().name().toLowerCase(),
@@ -204,13 +222,26 @@ public final class Server implements AutoCloseable {
     return app.port();
   }
 
+  /**
+   * 503 {@code Unavailable} while the node is starting (migrations not yet applied) or shutting down; for
+   * entry points the request filter does not cover (the WebSocket upgrade).
+   */
+  public void requireServing() {
+    if (draining) {
+      throw new XrpcException(XrpcError.Unavailable, "server is shutting down");
+    }
+    if (starting) {
+      throw new XrpcException(XrpcError.Unavailable, "server is starting (applying database migrations)");
+    }
+  }
+
   private void beforeRequest(Context ctx) {
     ctx.attribute(STARTED_AT, System.nanoTime());
     RequestIds.assign(ctx);
     inFlight.incrementAndGet();
     ctx.attribute("mlsds.counted", Boolean.TRUE);
-    if (draining) {
-      throw new XrpcException(XrpcError.Unavailable, "server is shutting down");
+    if (!ctx.path().equals("/health/live") || draining) {
+      requireServing();
     }
   }
 

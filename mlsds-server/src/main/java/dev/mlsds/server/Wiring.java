@@ -52,6 +52,7 @@ public final class Wiring {
     Metrics metrics = new Metrics();
     Database db = Database.open(config.validate().effectiveDatabaseUrl(), metrics.registry(),
         config.bounds().sqliteSynchronous(), config.bounds().databasePoolSize());
+    db.startMigrating(); // alongside the rest of the wiring and Jetty's; Server.start waits for it before listening
     JtiStore jtis = new JtiStore(db, clock);
     RateLimits rateLimits = new RateLimits(config.limits(), config.storage(), clock);
     Quotas quotas = new Quotas(config.storage());

@@ -71,6 +71,10 @@ public final class RealtimeHandlers implements Server.Streams {
     cfg.routes.get("/xrpc/" + SUBSCRIBE, ctx -> {
       throw XrpcException.invalidRequest(SUBSCRIBE + " is a WebSocket: open it with an upgrade request");
     });
+  }
+
+  @Override
+  public void start() {
     hub.start();
   }
 
@@ -109,6 +113,7 @@ public final class RealtimeHandlers implements Server.Streams {
 
   // GET /xrpc/blue.catbird.mls.subscribeConvoEvents (WebSocket upgrade): refusals are HTTP errors.
   private void beforeUpgrade(Context ctx) {
+    server.requireServing();
     XrpcParams params = new XrpcParams(ctx.queryParamMap());
     String ticket = params.opt("ticket").orElseThrow(() -> new XrpcException(
         XrpcError.AuthenticationRequired, "a ticket from getSubscriptionTicket is required"));

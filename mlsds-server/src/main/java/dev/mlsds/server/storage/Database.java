@@ -10,6 +10,8 @@ import java.sql.SQLException;
 import java.time.Duration;
 import java.util.List;
 import java.util.Properties;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import javax.sql.DataSource;
 import org.flywaydb.core.Flyway;
 import org.flywaydb.core.api.output.MigrateResult;
@@ -35,6 +37,7 @@ public final class Database implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Database.class);
   private final ReentrantLock sqliteWriters = new ReentrantLock(true);
   private volatile boolean migrated;
+  private CompletableFuture<Integer> migrating; // startMigrating's run, until migrate() takes it
   private final HikariDataSource dataSource;
   private final Jdbi jdbi;
   private final Dialect dialect;
@@ -129,14 +132,60 @@ public final class Database implements AutoCloseable {
     return new Database(new HikariDataSource(hc), dialect, jdbcUrl);
   }
 
-  /** Applies pending Flyway migrations for this backend; returns how many ran. */
+  /**
+   * Applies pending Flyway migrations for this backend; returns how many ran. After {@link #startMigrating},
+   * waits for that run instead and returns (or throws) what it did.
+   */
   public int migrate() {
+    CompletableFuture<Integer> started;
+    synchronized (this) {
+      started = migrating;
+      migrating = null;
+    }
+    if (started == null) {
+      return runMigrations();
+    }
+    try {
+      return started.join();
+    } catch (CompletionException e) {
+      if (e.getCause() instanceof RuntimeException r) {
+        throw r;
+      }
+      if (e.getCause() instanceof Error err) {
+        throw err;
+      }
+      throw e;
+    }
+  }
+
+  /**
+   * Starts {@link #migrate} on a thread of its own, so that start-up builds the rest of the node (and Jetty)
+   * while Flyway reads its migrations and applies them; {@link #migrate} then waits for it. Nothing may use
+   * the tables before that {@link #migrate} returns (the server calls it before it listens).
+   */
+  public synchronized void startMigrating() {
+    if (migrating != null) {
+      return;
+    }
+    CompletableFuture<Integer> run = new CompletableFuture<>();
+    migrating = run;
+    Thread.ofPlatform().name("mlsds-migrate").daemon(true).start(() -> {
+      try {
+        run.complete(runMigrations());
+      } catch (Throwable t) {
+        run.completeExceptionally(t);
+      }
+    });
+  }
+
+  private int runMigrations() {
     MigrateResult result = Flyway.configure()
         .dataSource(dataSource)
         .locations(dialect.migrationLocation())
         .failOnMissingLocations(true)
         .load()
         .migrate();
+    migrated = true; // all applied: readiness need not ask Flyway again
     return result.migrationsExecuted;
   }
 
