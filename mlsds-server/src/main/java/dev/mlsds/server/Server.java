@@ -67,6 +67,8 @@ public final class Server implements AutoCloseable {
    * and every request but {@code /health/live} is 503 {@code Unavailable} until then.
    */
   private volatile boolean starting = true;
+  /** The port Jetty listens on, once it does (port 0 in the config picks a free one). */
+  private volatile int boundPort;
   private Javalin app;
   private HttpSettings http = HttpSettings.fromEnvironment(System.getenv());
   private SlowClients slowClients;
@@ -198,6 +200,7 @@ public final class Server implements AutoCloseable {
     });
     router.minBodyBytesPerSecond(http.minBodyBytesPerSecond());
     app.start();
+    boundPort = app.port();
     int applied;
     try {
       applied = db.migrate();
@@ -219,7 +222,11 @@ public final class Server implements AutoCloseable {
 
   /** The bound port (useful with port 0). */
   public int port() {
-    return app.port();
+    int p = boundPort;
+    if (p <= 0) {
+      throw new IllegalStateException("not listening yet");
+    }
+    return p;
   }
 
   /**

@@ -10,12 +10,12 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
-import org.slf4j.MDC;
 
 class LogConfiguratorTest {
   @Test
   void oneLineOnStderrWithTheRequestIdAndLibrariesAtWarn() {
     LoggerContext context = new LoggerContext();
+    context.setMDCAdapter(new ch.qos.logback.classic.util.LogbackMDCAdapter());
     PrintStream realErr = System.err;
     ByteArrayOutputStream err = new ByteArrayOutputStream();
     System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
@@ -27,12 +27,12 @@ class LogConfiguratorTest {
       for (String quiet : new String[] {"org.eclipse.jetty", "io.javalin", "com.zaxxer.hikari", "org.flywaydb"}) {
         assertThat(context.getLogger(quiet).getEffectiveLevel()).as(quiet).isEqualTo(Level.WARN);
       }
-      MDC.put("requestId", "r-123");
+      context.getMDCAdapter().put("requestId", "r-123");
       try {
         context.getLogger("dev.mlsds.server.Server").info("hello");
         context.getLogger("org.eclipse.jetty.server.Server").info("not shown");
       } finally {
-        MDC.remove("requestId");
+        context.getMDCAdapter().remove("requestId");
       }
     } finally {
       System.setErr(realErr);
