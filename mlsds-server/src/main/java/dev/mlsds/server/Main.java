@@ -221,6 +221,11 @@ public final class Main implements Runnable {
   static final class Serve implements Callable<Integer> {
     @Mixin Settings settings;
 
+    // The launcher's training run for the JDK's ahead-of-time cache (./mlsds): start, answer one readiness
+    // probe, stop; what the JVM loaded and profiled on the way is what later starts get from the cache.
+    @Option(names = "--exit-when-ready", hidden = true)
+    boolean exitWhenReady;
+
     @Override
     public Integer call() {
       Config config = settings.toConfigOrReport("refusing to start: ");
@@ -228,6 +233,11 @@ public final class Main implements Runnable {
         return 2;
       }
       Server server = Wiring.build(config, Clock.systemUTC()).start();
+      if (exitWhenReady) {
+        int status = probeReady(server.port());
+        server.stop();
+        return status == 200 ? 0 : 1;
+      }
       CountDownLatch stopped = new CountDownLatch(1);
       Runtime.getRuntime().addShutdownHook(new Thread(() -> {
         server.stop();
@@ -239,6 +249,20 @@ public final class Main implements Runnable {
         Thread.currentThread().interrupt();
       }
       return 0;
+    }
+  }
+
+  /** GET /health/ready over a plain socket (no HTTP client to set up); the status code, or -1. */
+  static int probeReady(int port) {
+    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", port)) {
+      socket.setSoTimeout(10_000);
+      socket.getOutputStream().write(("GET /health/ready HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      String response = new String(socket.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.ISO_8859_1);
+      String[] statusLine = response.split(" ", 3);
+      return statusLine.length > 1 ? Integer.parseInt(statusLine[1]) : -1;
+    } catch (java.io.IOException | NumberFormatException e) {
+      return -1;
     }
   }
 

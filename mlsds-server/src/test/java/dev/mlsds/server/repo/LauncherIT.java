@@ -66,6 +66,83 @@ class LauncherIT {
     assertThat(archives(tree)).isEqualTo(second);
   }
 
+  @Test
+  void serveMakesItsStartUpCacheOnceAndKeepsStdoutEmpty(@TempDir Path tree) throws Exception {
+    Path root = SelfContainedTest.repositoryRoot();
+    Path builtJar = root.resolve("mlsds-server/target/mlsds.jar");
+    assertThat(builtJar).as("the shaded jar (package phase)").isRegularFile();
+    Files.createDirectories(tree.resolve("bin"));
+    Files.createDirectories(tree.resolve("mlsds-server/target"));
+    copyExecutable(root.resolve("mlsds"), tree.resolve("mlsds"));
+    copyExecutable(root.resolve("bin/find-jdk"), tree.resolve("bin/find-jdk"));
+    Files.copy(builtJar, tree.resolve("mlsds-server/target/mlsds.jar"));
+    // JDK 25+: the launcher trains the JDK's AOT cache before the first serve; older JDKs: a class-data archive.
+    boolean aot = Runtime.version().feature() >= 25;
+    String suffix = aot ? ".aot" : ".jsa";
+
+    Run first = serveUntilReady(tree, tree.resolve("data1"));
+    assertThat(first.out()).as("serve's stdout").isEmpty();
+    assertNoJvmMessages(first);
+    if (aot) {
+      assertThat(first.err()).contains("preparing the start-up cache");
+    }
+    List<Path> caches = files(tree, suffix);
+    assertThat(caches).as("one start-up cache for this jar").hasSize(1);
+    assertThat(files(tree, ".config")).as("no training leftovers").isEmpty();
+
+    Run second = serveUntilReady(tree, tree.resolve("data2"));
+    assertThat(second.out()).as("serve's stdout").isEmpty();
+    assertNoJvmMessages(second);
+    assertThat(second.err()).doesNotContain("preparing the start-up cache");
+    assertThat(files(tree, suffix)).as("the cache is reused").isEqualTo(caches);
+  }
+
+  /** Starts `./mlsds serve` on a free port, waits for /health/ready (at most 3 min: the first run trains), stops it. */
+  private static Run serveUntilReady(Path tree, Path data) throws Exception {
+    int port;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      port = s.getLocalPort();
+    }
+    ProcessBuilder pb = new ProcessBuilder(tree.resolve("mlsds").toString(), "serve").directory(tree.toFile());
+    pb.environment().put("JAVA_HOME", System.getProperty("java.home"));
+    pb.environment().remove("MLSDS_JAVA_OPTS");
+    pb.environment().remove("MLSDS_DATABASE_URL");
+    pb.environment().put("MLSDS_PROFILE", "dev");
+    pb.environment().put("MLSDS_BIND", "127.0.0.1");
+    pb.environment().put("MLSDS_PORT", String.valueOf(port));
+    pb.environment().put("MLSDS_DATA_DIR", data.toString());
+    Path out = Files.createTempFile(tree, "stdout", ".txt");
+    Path err = Files.createTempFile(tree, "stderr", ".txt");
+    pb.redirectOutput(out.toFile()).redirectError(err.toFile());
+    Process p = pb.start();
+    try {
+      boolean ready = false;
+      for (int i = 0; i < 1800 && !ready && p.isAlive(); i++) { // 1800 x 100 ms
+        try {
+          ready = new dev.mlsds.server.testing.Http(port).get("/health/ready", null).status() == 200;
+        } catch (RuntimeException | AssertionError notYet) { // Http fails a refused connection as an assertion
+          // not listening yet
+        }
+        if (!ready) {
+          Thread.sleep(100);
+        }
+      }
+      assertThat(ready).as("serve became ready; stderr: " + Files.readString(err)).isTrue();
+    } finally {
+      p.destroy();
+      if (!p.waitFor(60, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+      }
+    }
+    return new Run(p.exitValue(), Files.readString(out).lines().toList(), Files.readString(err));
+  }
+
+  private static List<Path> files(Path tree, String suffix) throws IOException {
+    try (Stream<Path> s = Files.list(tree.resolve("mlsds-server/target"))) {
+      return s.filter(p -> p.getFileName().toString().endsWith(suffix)).sorted().toList();
+    }
+  }
+
   /** Three objects: a valid KeyPackage in hex, the same in base64, and a malformed one. */
   private static List<String> inspectInputs() {
     Instant now = Instant.now();
