@@ -215,7 +215,7 @@ public final class Server implements AutoCloseable {
     starting = false;
     maintenance.start(MAINTENANCE_EVERY);
     log.info("mlsds {} listening on http://{}:{} ({} profile, {} storage, service DID {})", version(),
-        config.bind(), app.port(), config.profile().name().toLowerCase(), db.dialect().name().toLowerCase(),
+        config.bind(), boundPort, config.profile().name().toLowerCase(), db.dialect().name().toLowerCase(),
         config.serviceDid());
     return this;
   }

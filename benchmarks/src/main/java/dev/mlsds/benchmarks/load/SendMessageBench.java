@@ -69,7 +69,6 @@ public final class SendMessageBench {
   /** Conversation ids are 8-byte group ids whose hex is all decimal digits, so pgbench can compute them. */
   private static final long CONVO_BASE = 1_000_000_000_000_000L;
   private static final int MESSAGE_BYTES = 1024;
-  private static final long TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
   private final Options o;
   /** PostgreSQL's CPU per transaction and the machine's busy share in the (NOTIFY-less) pgbench run. */
@@ -581,12 +580,10 @@ public final class SendMessageBench {
     pb.environment().put("BENCH_DIR", work.toString());
     pb.environment().put("BENCH_PATH", "/xrpc/" + NSID);
     pb.environment().put("BENCH_PHASE", phase);
-    long cpu0 = cpuTicks(targetPid);
     CpuMeter m0 = CpuMeter.read(targetPid);
     long t0 = System.nanoTime();
     Process p = pb.start();
     String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    long cpu1 = cpuTicks(targetPid);
     CpuMeter.Delta cpu = CpuMeter.read(targetPid).since(m0);
     double wall = (System.nanoTime() - t0) / 1e9;
     if (p.waitFor() != 0) {
@@ -609,7 +606,7 @@ public final class SendMessageBench {
     double secs = j.get("durationUs").asLong() / 1e6;
     return new WrkResult(j.get("requests").asLong(), errors, secs > 0 ? secs : wall, j.get("p50Us").asLong() / 1e3,
         j.get("p90Us").asLong() / 1e3, j.get("p99Us").asLong() / 1e3, j.get("maxUs").asLong() / 1e3,
-        (cpu1 - cpu0) * 1000.0 / TICKS_PER_SECOND, clientCpuMs, 0, cpu);
+        cpu.targetMs(), clientCpuMs, 0, cpu);
   }
 
   /** One {@link OpenLoopLoad} run in its own JVM at {@code --rate}, with the target's CPU time over it. */
@@ -620,10 +617,8 @@ public final class SendMessageBench {
     Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
     children.add(p);
     // The generator reads its tokens before the schedule starts: count the target's CPU from its first line.
-    long cpu0 = cpuTicks(targetPid);
     CpuMeter m0 = CpuMeter.read(targetPid);
     String text = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    long cpu1 = cpuTicks(targetPid);
     CpuMeter.Delta cpu = CpuMeter.read(targetPid).since(m0);
     children.remove(p);
     if (p.waitFor() != 0) {
@@ -644,7 +639,7 @@ public final class SendMessageBench {
         j.get("durationUs").asLong() / 1e6);
     return new WrkResult(j.get("requests").asLong() + j.get("dropped").asLong(), errors, secs,
         j.get("p50Us").asLong() / 1e3, j.get("p90Us").asLong() / 1e3, j.get("p99Us").asLong() / 1e3,
-        j.get("maxUs").asLong() / 1e3, (cpu1 - cpu0) * 1000.0 / TICKS_PER_SECOND, j.get("clientCpuMs").asDouble(),
+        j.get("maxUs").asLong() / 1e3, cpu.targetMs(), j.get("clientCpuMs").asDouble(),
         j.get("dropped").asLong(), cpu);
   }
 

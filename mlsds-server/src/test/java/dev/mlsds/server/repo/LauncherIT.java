@@ -36,15 +36,8 @@ class LauncherIT {
 
   @Test
   void tokenAndInspectPrintOnlyTheirOwnLinesOnFirstRunAndAfterARebuild(@TempDir Path tree) throws Exception {
-    Path root = SelfContainedTest.repositoryRoot();
-    Path builtJar = root.resolve("mlsds-server/target/mlsds.jar");
-    assertThat(builtJar).as("the shaded jar (package phase)").isRegularFile();
-    Files.createDirectories(tree.resolve("bin"));
-    Files.createDirectories(tree.resolve("mlsds-server/target"));
-    copyExecutable(root.resolve("mlsds"), tree.resolve("mlsds"));
-    copyExecutable(root.resolve("bin/find-jdk"), tree.resolve("bin/find-jdk"));
+    Path builtJar = launcherTree(tree);
     Path jar = tree.resolve("mlsds-server/target/mlsds.jar");
-    Files.copy(builtJar, jar);
     Path inputs = tree.resolve("inputs.txt");
     Files.writeString(inputs, String.join("\n", inspectInputs()) + "\n");
 
@@ -68,14 +61,7 @@ class LauncherIT {
 
   @Test
   void serveMakesItsStartUpCacheOnceAndKeepsStdoutEmpty(@TempDir Path tree) throws Exception {
-    Path root = SelfContainedTest.repositoryRoot();
-    Path builtJar = root.resolve("mlsds-server/target/mlsds.jar");
-    assertThat(builtJar).as("the shaded jar (package phase)").isRegularFile();
-    Files.createDirectories(tree.resolve("bin"));
-    Files.createDirectories(tree.resolve("mlsds-server/target"));
-    copyExecutable(root.resolve("mlsds"), tree.resolve("mlsds"));
-    copyExecutable(root.resolve("bin/find-jdk"), tree.resolve("bin/find-jdk"));
-    Files.copy(builtJar, tree.resolve("mlsds-server/target/mlsds.jar"));
+    launcherTree(tree);
     // JDK 25+: the launcher trains the JDK's AOT cache before the first serve; older JDKs: a class-data archive.
     boolean aot = Runtime.version().feature() >= 25;
     String suffix = aot ? ".aot" : ".jsa";
@@ -95,6 +81,19 @@ class LauncherIT {
     assertNoJvmMessages(second);
     assertThat(second.err()).doesNotContain("preparing the start-up cache");
     assertThat(files(tree, suffix)).as("the cache is reused").isEqualTo(caches);
+  }
+
+  /** A tree with the launcher, find-jdk and a copy of the built jar; returns the built jar. */
+  private static Path launcherTree(Path tree) throws IOException {
+    Path root = SelfContainedTest.repositoryRoot();
+    Path builtJar = root.resolve("mlsds-server/target/mlsds.jar");
+    assertThat(builtJar).as("the shaded jar (package phase)").isRegularFile();
+    Files.createDirectories(tree.resolve("bin"));
+    Files.createDirectories(tree.resolve("mlsds-server/target"));
+    copyExecutable(root.resolve("mlsds"), tree.resolve("mlsds"));
+    copyExecutable(root.resolve("bin/find-jdk"), tree.resolve("bin/find-jdk"));
+    Files.copy(builtJar, tree.resolve("mlsds-server/target/mlsds.jar"));
+    return builtJar;
   }
 
   /** Starts `./mlsds serve` on a free port, waits for /health/ready (at most 3 min: the first run trains), stops it. */
